@@ -1,0 +1,16 @@
+"""discovery-pipelines: domain-tuned semantic product search, built and gated as Kedro pipelines.
+
+The plain modules (``contract``, ``ingest``, ``evaluation``, ``retrieval``, ``metrics`` ...) are
+usable without Kedro; ``pipelines/`` only wires them into Kedro nodes.
+"""
+
+import os as _os
+
+# Model weights are never fetched at run time: everything loads from installed paths.
+_os.environ.setdefault("HF_HUB_OFFLINE", "1")
+_os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+_os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+_os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+_os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+__version__ = "0.1.0"

@@ -1,0 +1,167 @@
+"""The data contract every adapter produces and every pipeline consumes.
+
+Four tables (all ids are strings, so catalogues with integer, ASIN or UUID ids mix freely):
+
+``products``  product_id, title, description, brand, color, category_path (``" > "``-joined),
+              attributes (JSON object text), image_path, locale (BCP-47, e.g. ``en-US``)
+``queries``   query_id, text
+``qrels``     query_id, product_id, gain (float >= 0, graded relevance), label (original label text)
+``events``    session_id, timestamp (UTC), query, product_id, position (1-based rank),
+              event_type (impression | click | add_to_cart | purchase)
+
+Validation uses pandera with ``lazy=True`` so every failing cell is collected; the raised
+:class:`ContractError` names the source file, the row numbers (0-based, as in the file) and the
+column of the first failures. Nothing downstream runs on a half-valid table: validation happens
+before any node returns its output.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+import pandas as pd
+import pandera.pandas as pa
+
+EVENT_TYPES = ("impression", "click", "add_to_cart", "purchase")
+TableKind = Literal["products", "queries", "qrels", "events"]
+
+
+class ContractError(ValueError):
+    """A table broke the data contract. ``.failures`` is a DataFrame of (row, column, check, value)."""
+
+    def __init__(self, message: str, failures: pd.DataFrame | None = None) -> None:
+        super().__init__(message)
+        self.failures = failures if failures is not None else pd.DataFrame()
+
+
+def _nonempty(s: pd.Series) -> pd.Series:
+    return s.astype(str).str.strip().str.len() > 0
+
+
+def _json_object_or_null(s: pd.Series) -> pd.Series:
+    def ok(v: object) -> bool:
+        if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
+            return True
+        try:
+            return isinstance(json.loads(str(v)), dict)
+        except json.JSONDecodeError:
+            return False
+
+    return s.map(ok).astype(bool)
+
+
+_STR = pa.Column(str, nullable=True, coerce=True, required=False)
+
+SCHEMAS: dict[str, pa.DataFrameSchema] = {
+    "products": pa.DataFrameSchema(
+        {
+            "product_id": pa.Column(str, pa.Check(_nonempty, name="non_empty"), unique=True, coerce=True),
+            "title": pa.Column(str, pa.Check(_nonempty, name="non_empty"), coerce=True),
+            "description": _STR,
+            "brand": _STR,
+            "color": _STR,
+            "category_path": _STR,
+            "attributes": pa.Column(
+                str, pa.Check(_json_object_or_null, name="json_object"), nullable=True, coerce=True, required=False
+            ),
+            "image_path": _STR,
+            "locale": pa.Column(str, nullable=False, coerce=True),
+        },
+        strict=False,
+    ),
+    "queries": pa.DataFrameSchema(
+        {
+            "query_id": pa.Column(str, pa.Check(_nonempty, name="non_empty"), unique=True, coerce=True),
+            "text": pa.Column(str, pa.Check(_nonempty, name="non_empty"), coerce=True),
+        },
+        strict=False,
+    ),
+    "qrels": pa.DataFrameSchema(
+        {
+            "query_id": pa.Column(str, pa.Check(_nonempty, name="non_empty"), coerce=True),
+            "product_id": pa.Column(str, pa.Check(_nonempty, name="non_empty"), coerce=True),
+            "gain": pa.Column(float, pa.Check.ge(0), coerce=True),
+            "label": pa.Column(str, nullable=True, coerce=True),
+        },
+        unique=["query_id", "product_id"],
+        strict=False,
+    ),
+    "events": pa.DataFrameSchema(
+        {
+            "session_id": pa.Column(str, coerce=True),
+            "timestamp": pa.Column("datetime64[us, UTC]", coerce=True),
+            "query": pa.Column(str, nullable=True, coerce=True),
+            "product_id": pa.Column(str, nullable=True, coerce=True),
+            "position": pa.Column("Int64", nullable=True, coerce=True),
+            "event_type": pa.Column(str, pa.Check.isin(EVENT_TYPES), coerce=True),
+        },
+        strict=False,
+    ),
+}
+
+COLUMNS: dict[str, list[str]] = {
+    "products": [
+        "product_id", "title", "description", "brand", "color",
+        "category_path", "attributes", "image_path", "locale",
+    ],
+    "queries": ["query_id", "text"],
+    "qrels": ["query_id", "product_id", "gain", "label"],
+    "events": ["session_id", "timestamp", "query", "product_id", "position", "event_type"],
+}
+
+
+def empty(kind: TableKind) -> pd.DataFrame:
+    """An empty table of ``kind`` with the contract's columns."""
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS[kind]})
+
+
+def conform(df: pd.DataFrame, kind: TableKind, *, default_locale: str = "en-US") -> pd.DataFrame:
+    """Add missing optional columns (as nulls) and order the contract's columns first.
+
+    Extra columns are kept after the contract's. Does not validate: call :func:`validate`.
+    """
+    out = df.copy()
+    for col in COLUMNS[kind]:
+        if col not in out.columns:
+            out[col] = default_locale if col == "locale" else None
+    if kind == "products":
+        out["locale"] = out["locale"].fillna(default_locale)
+    extra = [c for c in out.columns if c not in COLUMNS[kind]]
+    return out[COLUMNS[kind] + extra].reset_index(drop=True)
+
+
+def validate(df: pd.DataFrame, kind: TableKind, source: str = "<memory>", max_report: int = 10) -> pd.DataFrame:
+    """Validate ``df`` against the ``kind`` contract and return it with coerced dtypes.
+
+    Args:
+        df: table to check; rows are reported by their 0-based position in ``df``.
+        kind: one of ``products``, ``queries``, ``qrels``, ``events``.
+        source: file path (or other name) quoted in the error.
+        max_report: how many failing cells to spell out in the message.
+
+    Raises:
+        ContractError: with ``file=<source> row=<n> column=<col> check=<check> value=<v>`` lines.
+    """
+    if kind not in SCHEMAS:
+        raise ValueError(f"unknown table kind {kind!r}; expected one of {sorted(SCHEMAS)}")
+    missing = [c for c in SCHEMAS[kind].columns if SCHEMAS[kind].columns[c].required and c not in df.columns]
+    if missing:
+        raise ContractError(
+            f"{source}: {kind} table is missing required column(s) {missing}; has {list(df.columns)}"
+        )
+    frame = df.reset_index(drop=True)
+    try:
+        return SCHEMAS[kind].validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases.rename(columns={"index": "row", "failure_case": "value"})
+        fc = fc[[c for c in ("row", "column", "check", "value") if c in fc.columns]]
+        lines = []
+        for r in fc.head(max_report).itertuples(index=False):
+            row = getattr(r, "row", None)
+            row_s = "?" if row is None or pd.isna(row) else str(int(row))
+            lines.append(f"  file={source} row={row_s} column={r.column} check={r.check} value={r.value!r}")
+        more = f"\n  ... and {len(fc) - max_report} more" if len(fc) > max_report else ""
+        raise ContractError(
+            f"{source}: {len(fc)} contract violation(s) in the {kind} table:\n" + "\n".join(lines) + more, fc
+        ) from None

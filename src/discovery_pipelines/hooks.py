@@ -1,0 +1,3 @@
+"""Project hooks registered in ``settings.HOOKS``."""
+
+hooks: list = []

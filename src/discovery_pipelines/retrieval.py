@@ -1,0 +1,97 @@
+"""First-stage retrievers over a product catalogue: BM25 (bm25s), dense (exact inner product) and
+hybrid by reciprocal rank fusion.
+
+All return ``(ids, scores)``: ``ids`` an object array ``(n_queries, k)`` of product ids (``None``
+padding when the catalogue has fewer than k), ``scores`` float32 ``(n_queries, k)`` descending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+Run = tuple[np.ndarray, np.ndarray]
+
+
+class BM25Retriever:
+    """Okapi BM25 (Robertson & Zaragoza 2009) via ``bm25s`` with English stop words and Snowball
+    stemming (PyStemmer). ``k1``/``b`` default to 1.5/0.75 (bm25s' Lucene variant)."""
+
+    def __init__(self, texts: Sequence[str], ids: Sequence[str], k1: float = 1.5, b: float = 0.75) -> None:
+        import bm25s
+        import Stemmer
+
+        self.ids = np.asarray(list(ids), dtype=object)
+        self._stemmer = Stemmer.Stemmer("english")
+        self._bm25 = bm25s.BM25(k1=k1, b=b)
+        tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=self._stemmer, show_progress=False)
+        self._bm25.index(tokens, show_progress=False)
+
+    def search(self, queries: Sequence[str], k: int = 100) -> Run:
+        """Top-``k`` products per query. Queries with no known token get empty (None, 0.0) rows."""
+        import bm25s
+
+        k = min(k, len(self.ids))
+        toks = bm25s.tokenize(list(queries), stopwords="en", stemmer=self._stemmer, show_progress=False)
+        docs, scores = self._bm25.retrieve(toks, k=k, show_progress=False, n_threads=1)
+        ids = self.ids[docs].astype(object)
+        ids[scores <= 0] = None
+        return ids, scores.astype(np.float32)
+
+
+def dense_search(query_emb: np.ndarray, doc_emb: np.ndarray, ids: Sequence[str], k: int = 100,
+                 mask: np.ndarray | None = None, batch: int = 1024) -> Run:
+    """Exact maximum-inner-product search (cosine for normalised vectors) with torch matmul + topk.
+
+    Args:
+        query_emb: float32 ``(nq, d)``; doc_emb: float32 ``(nd, d)``.
+        mask: optional bool ``(nd,)`` or ``(nq, nd)``: False products are excluded (score -inf).
+    """
+    import torch
+
+    ids_arr = np.asarray(list(ids), dtype=object)
+    k = min(k, len(ids_arr))
+    d = torch.from_numpy(np.ascontiguousarray(doc_emb, dtype=np.float32))
+    out_i, out_s = [], []
+    for s in range(0, len(query_emb), batch):
+        q = torch.from_numpy(np.ascontiguousarray(query_emb[s:s + batch], dtype=np.float32))
+        sc = q @ d.T
+        if mask is not None:
+            m = torch.from_numpy(np.asarray(mask if mask.ndim == 1 else mask[s:s + batch], dtype=bool))
+            sc = sc.masked_fill(~m, float("-inf"))
+        top = torch.topk(sc, k, dim=1)
+        out_i.append(top.indices.numpy())
+        out_s.append(top.values.numpy())
+    idx = np.concatenate(out_i) if out_i else np.zeros((0, k), dtype=np.int64)
+    scores = np.concatenate(out_s) if out_s else np.zeros((0, k), dtype=np.float32)
+    res = ids_arr[idx].astype(object)
+    res[~np.isfinite(scores)] = None
+    return res, scores.astype(np.float32)
+
+
+def rrf(runs: Mapping[str, Run], weights: Mapping[str, float] | None = None, k: int = 100, c: float = 60.0) -> Run:
+    """Weighted reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009):
+    score(d) = sum_r w_r / (c + rank_r(d)), ranks 1-based; products absent from a run add nothing."""
+    weights = weights or {}
+    names = list(runs)
+    nq = len(runs[names[0]][0])
+    out_ids = np.full((nq, k), None, dtype=object)
+    out_sc = np.zeros((nq, k), dtype=np.float32)
+    for qi in range(nq):
+        acc: dict[str, float] = {}
+        for name in names:
+            w = float(weights.get(name, 1.0))
+            for rank, pid in enumerate(runs[name][0][qi]):
+                if pid is not None:
+                    acc[pid] = acc.get(pid, 0.0) + w / (c + rank + 1)
+        top = sorted(acc.items(), key=lambda kv: -kv[1])[:k]
+        for j, (pid, s) in enumerate(top):
+            out_ids[qi, j] = pid
+            out_sc[qi, j] = s
+    return out_ids, out_sc
+
+
+def run_to_dict(query_ids: Sequence[str], run: Run) -> dict[str, list[str]]:
+    """``{query_id: [product_id, ...]}`` from a run, dropping padding."""
+    return {str(q): [p for p in row if p is not None] for q, row in zip(query_ids, run[0])}
