@@ -1,0 +1,1 @@
+"""``ingest``: a source dataset -> validated contract tables with query-level splits."""

@@ -1,0 +1,44 @@
+"""Nodes of the ``ingest`` pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from discovery_pipelines import ingest as adapters
+from discovery_pipelines.splits import assign_splits
+
+
+def load_source(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Read the configured source through its adapter; returns validated (products, queries, qrels).
+
+    ``params``: ``source`` (adapter name), ``path``, ``esci_gains``, ``max_queries`` (deterministic cap).
+
+    Raises:
+        ValueError: unknown source. FileNotFoundError / ContractError from the adapter.
+    """
+    src, path = params["source"], params["path"]
+    loaders = {
+        "home_depot": lambda: adapters.load_home_depot(path),
+        "wands": lambda: adapters.load_wands(path, download=bool(params.get("download", False))),
+        "esci": lambda: adapters.load_esci(path, gains=params.get("esci_gains", "esci_paper")),
+        "esci_judgments": lambda: adapters.load_esci_judgments(path, gains=params.get("esci_gains", "esci_paper")),
+        "instacart": lambda: adapters.load_instacart(path),
+        "beir": lambda: adapters.load_beir(path),
+        "tables": lambda: adapters.load_tables(**params["tables"]),
+    }
+    if src not in loaders:
+        raise ValueError(f"ingest.source={src!r} is not one of {sorted(loaders)}")
+    ds = loaders[src]()
+    queries, qrels = ds.queries, ds.qrels
+    cap = params.get("max_queries")
+    if cap and len(queries) > int(cap):
+        queries = queries.sample(n=int(cap), random_state=0).sort_index().reset_index(drop=True)
+        qrels = qrels[qrels["query_id"].isin(set(queries["query_id"]))].reset_index(drop=True)
+    return ds.products, queries, qrels
+
+
+def split_queries(queries: pd.DataFrame, split_params: dict[str, Any]) -> pd.DataFrame:
+    """Add the deterministic ``split`` column (train / dev / holdout) by normalised query text."""
+    return assign_splits(queries, split_params["fractions"], split_params.get("salt", "discovery"))

@@ -1,0 +1,191 @@
+"""Nodes of the ``training`` pipeline (wired in ``pipeline.py``; logic lives in ``discovery_pipelines.training``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from discovery_pipelines import tracking  # noqa: E402
+from discovery_pipelines.evaluation import evaluate  # noqa: E402
+from discovery_pipelines.models import load_model, model_fingerprint  # noqa: E402
+from discovery_pipelines.reporting import markdown_table, metrics_bar_plot  # noqa: E402
+from discovery_pipelines.training.data import assemble_pairs, known_positives  # noqa: E402
+from discovery_pipelines.training.gate import regression_gate  # noqa: E402
+from discovery_pipelines.training.negatives import mine_band_negatives  # noqa: E402
+from discovery_pipelines.training.trainer import TrainConfig, build_ir_evaluator, train  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+def assemble_training_pairs(
+    products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
+    mined_positives: pd.DataFrame, synthetic_pairs: pd.DataFrame, params: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Qrels + log-mined + synthetic pairs, de-duplicated, leakage-free, capped per source."""
+    pairs, stats = assemble_pairs(
+        products, queries, qrels, mined_positives, synthetic_pairs,
+        qrels_min_gain=float(params["qrels_min_gain"]), caps=params.get("caps"),
+        priority=params.get("priority", ("qrels", "log", "synthetic")), max_pairs=params.get("max_pairs"),
+        seed=int(params.get("seed", 13)),
+    )
+    tracking.log_metrics({f"pairs_{k}": v for k, v in stats["kept"].items()})
+    return pairs, stats
+
+
+def add_hard_negatives(
+    pairs: pd.DataFrame, products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
+    params: dict[str, Any], model_params: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Mine ``num_negatives`` cosine-band negatives per anchor with the production model."""
+    if int(params.get("num_negatives", 0)) <= 0:
+        return pairs, {"skipped": True}
+    exclude = known_positives(qrels, queries, pairs, float(params["exclude_min_gain"]))
+    return mine_band_negatives(
+        model_params["production"], pairs, products, exclude,
+        min_score=float(params["min_score"]), max_score=float(params["max_score"]),
+        num_negatives=int(params["num_negatives"]), candidates=int(params.get("candidates", 100)),
+        sampling=params.get("sampling", "top"), cache_dir=model_params.get("cache_dir"),
+    )
+
+
+def _evaluator(products, queries, qrels, ev: dict[str, Any]):
+    dev = queries[queries["split"] == "dev"]
+    return build_ir_evaluator(products, dev, qrels[qrels["query_id"].isin(set(dev["query_id"]))],
+                              rel_threshold=float(ev["rel_threshold"]), n_queries=int(ev["n_queries"]),
+                              n_distractors=int(ev["n_distractors"]), seed=int(ev.get("seed", 13)))
+
+
+def train_reference(
+    products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame, params: dict[str, Any],
+    model_params: dict[str, Any],
+) -> tuple[Any, dict[str, Any]]:
+    """The plain reference recipe (baseline node): in-batch-negative MNRL on train-split qrels pairs.
+
+    Same data budget as the candidate (``params['max_pairs']``); no hard negatives, no log or synthetic data.
+    """
+    pairs, _ = assemble_pairs(products, queries, qrels, None, None,
+                              qrels_min_gain=float(params["qrels_min_gain"]), max_pairs=int(params["max_pairs"]),
+                              seed=int(params.get("seed", 13)))
+    cfg = TrainConfig.from_dict(params["train"])
+    res = train(model_params["production"], pairs, Path(model_params["work_dir"]) / "reference", cfg)
+    return load_model(res.model_dir), _summary(res, cfg)
+
+
+def train_candidate(
+    pairs: pd.DataFrame, products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
+    params: dict[str, Any], model_params: dict[str, Any],
+) -> tuple[Any, dict[str, Any]]:
+    """Fine-tune the production checkpoint on the assembled pairs with hard negatives."""
+    cfg = TrainConfig.from_dict(params["train"])
+    evaluator = _evaluator(products, queries, qrels, params["dev_eval"]) if params.get("dev_eval") else None
+    res = train(model_params["production"], pairs, Path(model_params["work_dir"]) / "candidate", cfg,
+                evaluator=evaluator, callbacks=[tracking.MlflowStepCallback(prefix="candidate_")])
+    return load_model(res.model_dir), _summary(res, cfg)
+
+
+def _summary(res: Any, cfg: TrainConfig) -> dict[str, Any]:
+    return {
+        "config": cfg.__dict__, "train_seconds": res.train_seconds, "examples": res.examples,
+        "examples_per_second": res.examples_per_second, "resumed_from": res.resumed_from,
+        "best_metric": res.best_metric,
+        "history": [h for h in res.history if any(k.startswith("eval_") or k == "loss" for k in h)],
+    }
+
+
+def evaluate_models(
+    products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
+    reference: Any, candidate: Any, params: dict[str, Any], model_params: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Dense full-catalogue evaluation of base, reference and candidate on dev and holdout."""
+    models = {"base": model_params["production"], "reference": reference, "candidate": candidate}
+    frames, by_split, timings = [], {}, {}
+    for split in ("dev", "holdout"):
+        q = queries[queries["split"] == split]
+        r = qrels[qrels["query_id"].isin(set(q["query_id"]))]
+        by_split[split] = {}
+        for name, m in models.items():
+            t = time.perf_counter()
+            res = evaluate(m, products, q, r, retrievers=["dense"], k=100, rel_threshold=float(params["rel_threshold"]),
+                           good_rule=params["good_rule"], cache_dir=model_params.get("cache_dir"))
+            timings[f"{split}/{name}"] = time.perf_counter() - t
+            frames.append(res.per_query.assign(split=split, model=name))
+            by_split[split][name] = res.metrics["dense"]
+    for split, systems in by_split.items():
+        for name, mets in systems.items():
+            tracking.log_metrics({f"{split}_{name}_{k.replace('@', '_at_')}": v for k, v in mets.items()})
+    return pd.concat(frames, ignore_index=True), {"by_split": by_split, "timings_s": timings}
+
+
+def gate(per_query: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
+    """Regression gate of the candidate against production (see ``training.gate``)."""
+    prod = per_query[per_query["model"] == "base"]
+    cand = per_query[per_query["model"] == "candidate"]
+    decision = regression_gate(prod, cand, min_dev_gain=float(params["min_dev_gain"]),
+                               max_flips=int(params["max_flips"]), max_ndcg_loss=float(params["max_ndcg_loss"]))
+    tracking.log_metrics({"gate_passed": float(decision["passed"]),
+                          "gate_flips": float(decision["checks"]["good_to_not_good_flips"]["value"])})
+    tracking.set_tags({"gate": "passed" if decision["passed"] else "failed"})
+    return decision
+
+
+def promote(
+    decision: dict[str, Any], candidate: Any, products: pd.DataFrame, params: dict[str, Any],
+    model_params: dict[str, Any],
+) -> dict[str, Any]:
+    """Export the candidate (model folder + faiss index + manifest) and register it in MLflow with the
+    ``production`` alias — only when the gate passed. A failing candidate is never exported."""
+    from discovery_pipelines.index import export_index
+    from discovery_pipelines.io import atomic_path
+
+    if not decision["passed"]:
+        log.warning("regression gate failed: candidate is NOT promoted")
+        return {"promoted": False, "reason": "gate failed", "checks": decision["checks"]}
+    model_dir = Path(params["model_dir"])
+    with atomic_path(model_dir) as tmp:
+        candidate.save_pretrained(str(tmp))
+    index_dir = export_index(params["index_dir"], candidate, products, factory=params.get("factory", "Flat"),
+                             cache_dir=model_params.get("cache_dir"))
+    version = tracking.register_model(model_dir, params.get("registered_model_name", "discovery-search"),
+                                      alias="production")
+    return {"promoted": True, "model_dir": str(model_dir), "index_dir": str(index_dir),
+            "model_fingerprint": model_fingerprint(candidate), "registered_version": version}
+
+
+def report(
+    metrics: dict[str, Any], decision: dict[str, Any], reference_summary: dict[str, Any],
+    candidate_summary: dict[str, Any], pair_stats: dict[str, Any], negative_stats: dict[str, Any],
+    promotion: dict[str, Any],
+) -> tuple[str, plt.Figure, dict[str, Any]]:
+    """Markdown report, comparison plot and the gate JSON."""
+    by = metrics["by_split"]
+    lines = ["# Fine-tuning report\n", "\n## Base vs reference recipe vs candidate (dense, full catalogue)\n"]
+    for split, systems in by.items():
+        rows = [{"model": n, **{k: v for k, v in m.items()}} for n, m in systems.items()]
+        lines.append(f"\n### {split}\n\n" + markdown_table(rows, ["model", "ndcg@10", "recall@100", "mrr@10", "p@10", "good_rate", "n_queries"]))
+    dev = by["dev"]
+    lines.append(
+        f"\nCandidate - reference nDCG@10 on dev: **{dev['candidate']['ndcg@10'] - dev['reference']['ndcg@10']:+.4f}**; "
+        f"candidate - base: **{dev['candidate']['ndcg@10'] - dev['base']['ndcg@10']:+.4f}**\n"
+    )
+    lines.append(f"\n## Regression gate: **{'PASSED' if decision['passed'] else 'FAILED'}**\n\n")
+    lines.append(markdown_table([{"check": k, **v} for k, v in decision["checks"].items()], ["check", "value", "limit", "passed"]))
+    if decision["flips"]:
+        lines.append("\nGood -> Not Good flips on the regression holdout:\n\n"
+                     + markdown_table(decision["flips"], ["text", "production", "candidate"]))
+    lines.append("\n## Training\n\n" + markdown_table(
+        [{"run": "reference", **{k: reference_summary[k] for k in ("examples", "train_seconds", "examples_per_second")}},
+         {"run": "candidate", **{k: candidate_summary[k] for k in ("examples", "train_seconds", "examples_per_second")}}],
+        ["run", "examples", "train_seconds", "examples_per_second"]))
+    lines.append(f"\nPairs kept per source: {pair_stats.get('kept')}; dropped for leakage: {pair_stats.get('dropped_leakage')}\n")
+    lines.append(f"\nHard negatives: {negative_stats}\n")
+    lines.append(f"\n## Promotion\n\n{promotion}\n\n![comparison](comparison.png)\n")
+    gate_json = {**decision, "promotion": promotion}
+    return "".join(lines), metrics_bar_plot(by), gate_json

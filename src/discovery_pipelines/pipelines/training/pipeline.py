@@ -1,0 +1,34 @@
+"""Wiring of the ``training`` pipeline."""
+
+from kedro.pipeline import Node, Pipeline
+
+from discovery_pipelines.pipelines.training import nodes as n
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(n.assemble_training_pairs,
+                 ["products", "queries", "qrels", "mined_positives", "synthetic_pairs", "params:finetune.data"],
+                 ["training_pairs", "training_pair_stats"], name="assemble_training_pairs"),
+            Node(n.add_hard_negatives,
+                 ["training_pairs", "products", "queries", "qrels", "params:finetune.negatives", "params:finetune.models"],
+                 ["training_examples", "hard_negative_stats"], name="mine_hard_negatives"),
+            Node(n.train_reference, ["products", "queries", "qrels", "params:finetune.reference", "params:finetune.models"],
+                 ["reference_model", "reference_summary"], name="train_reference_recipe"),
+            Node(n.train_candidate,
+                 ["training_examples", "products", "queries", "qrels", "params:finetune.candidate", "params:finetune.models"],
+                 ["candidate_model", "candidate_summary"], name="train_candidate"),
+            Node(n.evaluate_models,
+                 ["products", "queries", "qrels", "reference_model", "candidate_model", "params:evaluate",
+                  "params:finetune.models"],
+                 ["finetune_per_query", "finetune_metrics"], name="evaluate_models"),
+            Node(n.gate, ["finetune_per_query", "params:finetune.gate"], "gate_decision", name="regression_gate"),
+            Node(n.promote, ["gate_decision", "candidate_model", "products", "params:finetune.export",
+                             "params:finetune.models"], "promotion", name="promote_and_export"),
+            Node(n.report, ["finetune_metrics", "gate_decision", "reference_summary", "candidate_summary",
+                            "training_pair_stats", "hard_negative_stats", "promotion"],
+                 ["finetune_report", "finetune_plot", "gate_report"], name="finetune_report"),
+        ],
+        tags=["training"],
+    )

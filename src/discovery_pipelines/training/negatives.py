@@ -1,0 +1,90 @@
+"""Hard-negative mining in a cosine band with the current production model.
+
+For each anchor query we take the production model's top ``candidates`` products from the full
+catalogue and keep those whose cosine similarity lies in ``[min_score, max_score]`` (default
+[0.3, 0.7]) and that are not known positives of that query, nor carry the positive's exact title.
+Too-easy negatives (< min) teach nothing; too-hard ones (> max) are often unjudged true positives
+(label noise). This is the band rule of ``sentence_transformers.util.mine_hard_negatives``
+(``min_score`` / ``max_score``); we implement it over our own embedding cache because that function
+only excludes positives present in its input dataset, while unjudged-but-known positives from qrels
+and logs must be excluded too, and it re-encodes the catalogue on every call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from discovery_pipelines.embeddings import encode, product_texts
+from discovery_pipelines.models import load_model, model_fingerprint
+from discovery_pipelines.retrieval import dense_search
+
+
+def mine_band_negatives(
+    model: Any,
+    pairs: pd.DataFrame,
+    products: pd.DataFrame,
+    exclude: Mapping[str, set[str]],
+    *,
+    min_score: float = 0.3,
+    max_score: float = 0.7,
+    num_negatives: int = 1,
+    candidates: int = 100,
+    sampling: str = "top",
+    seed: int = 13,
+    cache_dir: Any = None,
+    text_fields: tuple[str, ...] = ("title",),
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Add ``negative_1 .. negative_n`` (titles) and ``negative_id_1 ..`` columns to ``pairs``.
+
+    Args:
+        model: production model (name, path or SentenceTransformer).
+        pairs: columns ``query``, ``query_norm``, ``product_id``, ``positive``.
+        exclude: normalised query -> product ids never to use as negatives.
+        min_score, max_score: cosine band (inclusive).
+        num_negatives: negatives per anchor; anchors with fewer in-band candidates get NaN and are
+            reported in the stats (the trainer drops or pads them).
+        sampling: ``top`` (most similar in-band first) or ``random`` (seeded) among in-band candidates.
+
+    Returns:
+        (pairs with negative columns, stats: anchors, mined, coverage, mean/quantiles of negative scores).
+    """
+    st = load_model(model)
+    mkey = model_fingerprint(st)
+    doc = encode(st, product_texts(products, text_fields), cache_dir=cache_dir, model_key=mkey)
+    uq = pairs["query"].drop_duplicates().tolist()
+    qemb = encode(st, uq, cache_dir=cache_dir, model_key=mkey, show_progress=False)
+    ids, scores = dense_search(qemb, doc, products["product_id"].astype(str).tolist(), k=candidates)
+    titles = dict(zip(products["product_id"].astype(str), products["title"]))
+    row_of = {q: i for i, q in enumerate(uq)}
+    rng = np.random.default_rng(seed)
+    neg_ids: list[list[str | None]] = []
+    neg_scores: list[float] = []
+    for q, qn, pos_id, pos_title in zip(pairs["query"], pairs["query_norm"], pairs["product_id"], pairs["positive"]):
+        r = row_of[q]
+        ex = exclude.get(qn, set()) | {str(pos_id)}
+        cand = [(pid, s) for pid, s in zip(ids[r], scores[r])
+                if pid is not None and min_score <= s <= max_score and pid not in ex and titles.get(pid) != pos_title]
+        if sampling == "random" and len(cand) > num_negatives:
+            cand = [cand[i] for i in sorted(rng.choice(len(cand), num_negatives, replace=False))]
+        chosen = cand[:num_negatives]
+        neg_scores.extend(s for _, s in chosen)
+        neg_ids.append([pid for pid, _ in chosen] + [None] * (num_negatives - len(chosen)))
+    out = pairs.copy()
+    for j in range(num_negatives):
+        out[f"negative_id_{j + 1}"] = [n[j] for n in neg_ids]
+        out[f"negative_{j + 1}"] = out[f"negative_id_{j + 1}"].map(titles)
+    full = out[[f"negative_id_{j + 1}" for j in range(num_negatives)]].notna().all(axis=1)
+    ns = np.asarray(neg_scores, dtype=float)
+    stats = {
+        "anchors": int(len(out)),
+        "anchors_with_all_negatives": int(full.sum()),
+        "coverage": float(full.mean()) if len(out) else 0.0,
+        "band": [min_score, max_score],
+        "negative_score_mean": float(ns.mean()) if len(ns) else None,
+        "negative_score_quantiles": {str(q): float(np.quantile(ns, q)) for q in (0.1, 0.5, 0.9)} if len(ns) else {},
+    }
+    return out, stats

@@ -1,0 +1,222 @@
+"""Fine-tuning with sentence-transformers' trainer and (Cached)MultipleNegativesRankingLoss.
+
+MNRL (Henderson et al. 2017, "Efficient Natural Language Response Suggestion for Smart Reply";
+van den Oord et al. 2018 InfoNCE): for a batch of B (anchor a_i, positive p_i[, negative n_i]) the
+loss is the cross-entropy of softmax(scale * cos(a_i, c_j)) over candidates c = all positives and
+negatives in the batch, with target p_i. Every other row's positive is an in-batch negative;
+explicit hard negatives add one more candidate per row. The no-duplicates batch sampler keeps two
+pairs with the same query or product out of one batch (they would be false in-batch negatives).
+The cached variant (Gao et al. 2021, GradCache) decouples the contrastive batch size from memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from discovery_pipelines.models import load_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Training hyper-parameters (see ``conf/base/parameters_finetune.yml`` for the defaults used)."""
+
+    loss: str = "mnrl"                  # mnrl | cached_mnrl | mnrl_symmetric
+    batch_size: int = 64
+    mini_batch_size: int = 32           # cached_mnrl only
+    learning_rate: float = 3e-5
+    epochs: float = 1.0
+    max_steps: int = -1
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    scale: float = 20.0                 # MNRL temperature^-1
+    batch_sampler: str = "no_duplicates"
+    num_negatives: int = 0              # explicit hard-negative columns used (0 = in-batch only)
+    max_seq_length: int | None = 64
+    eval_steps: int = 50
+    early_stopping_patience: int | None = 3
+    seed: int = 13
+    save_total_limit: int = 2
+    logging_steps: int = 10
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        unknown = sorted(set(d) - set(known))
+        if unknown:
+            raise ValueError(f"unknown training parameter(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+        return cls(**known)
+
+
+@dataclass
+class TrainResult:
+    """Where the model went and what happened: ``history`` rows are the trainer's log entries."""
+
+    model_dir: Path
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    examples: int = 0
+    examples_per_second: float = 0.0
+    resumed_from: str | None = None
+    best_metric: float | None = None
+
+
+def _train_dataset(pairs: pd.DataFrame, num_negatives: int):
+    from datasets import Dataset
+
+    cols = {"anchor": pairs["query"].astype(str).tolist(), "positive": pairs["positive"].astype(str).tolist()}
+    for j in range(num_negatives):
+        cols[f"negative_{j + 1}"] = pairs[f"negative_{j + 1}"].astype(str).tolist()
+    return Dataset.from_dict(cols)
+
+
+def build_ir_evaluator(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame, *,
+                       rel_threshold: float, n_queries: int, n_distractors: int, seed: int, name: str = "dev"):
+    """A small ``InformationRetrievalEvaluator`` for in-training checks: ``n_queries`` dev queries,
+    their judged products and ``n_distractors`` random catalogue products (binary relevance)."""
+    from sentence_transformers.evaluation import InformationRetrievalEvaluator
+
+    rel = qrels[qrels["gain"] >= rel_threshold]
+    q = queries[queries["query_id"].isin(set(rel["query_id"]))]
+    q = q.sample(n=min(n_queries, len(q)), random_state=seed)
+    rel = rel[rel["query_id"].isin(set(q["query_id"]))]
+    judged = set(qrels[qrels["query_id"].isin(set(q["query_id"]))]["product_id"])
+    others = products[~products["product_id"].isin(judged)]
+    corpus_df = pd.concat([products[products["product_id"].isin(judged)],
+                           others.sample(n=min(n_distractors, len(others)), random_state=seed)])
+    relevant: dict[str, set[str]] = {}
+    for a, b in zip(rel["query_id"], rel["product_id"]):
+        relevant.setdefault(str(a), set()).add(str(b))
+    return InformationRetrievalEvaluator(
+        queries=dict(zip(q["query_id"].astype(str), q["text"])),
+        corpus=dict(zip(corpus_df["product_id"].astype(str), corpus_df["title"])),
+        relevant_docs=relevant, name=name, ndcg_at_k=[10], mrr_at_k=[10], accuracy_at_k=[10],
+        precision_recall_at_k=[10, 100], map_at_k=[100], batch_size=128, write_csv=False,
+    )
+
+
+def _last_checkpoint(out: Path) -> str | None:
+    cps = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]) if p.name.split("-")[-1].isdigit() else -1)
+    return str(cps[-1]) if cps else None
+
+
+def train(
+    base_model: Any,
+    pairs: pd.DataFrame,
+    work_dir: str | Path,
+    config: TrainConfig,
+    *,
+    evaluator: Any = None,
+    callbacks: list[Any] | None = None,
+    resume: bool = True,
+) -> TrainResult:
+    """Fine-tune ``base_model`` on ``pairs`` and save the final (best) model to ``work_dir/final``.
+
+    Args:
+        base_model: production checkpoint (name, path or SentenceTransformer).
+        pairs: columns ``query``, ``positive`` and, when ``config.num_negatives > 0``,
+            ``negative_1 .. negative_n`` (rows missing a negative are dropped).
+        work_dir: checkpoints go to ``work_dir/checkpoints`` (resumed from the last one when
+            ``resume`` and one exists, e.g. after an interruption), the model to ``work_dir/final``.
+        evaluator: a sentence-transformers evaluator run every ``eval_steps`` (early stopping on
+            its nDCG@10 when ``early_stopping_patience``).
+
+    Returns:
+        :class:`TrainResult` with the per-step history and throughput (training examples / s).
+
+    Raises:
+        ValueError: no usable training rows, or unknown loss / batch sampler.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments, losses
+    from transformers import EarlyStoppingCallback, set_seed
+
+    set_seed(config.seed)
+    work = Path(work_dir)
+    ckpt_dir = work / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if config.num_negatives:
+        negs = [f"negative_{j + 1}" for j in range(config.num_negatives)]
+        pairs = pairs.dropna(subset=negs)
+    if pairs.empty:
+        raise ValueError("no training rows left (empty pairs, or no anchor had the required hard negatives)")
+    model = load_model(base_model)
+    if not isinstance(base_model, (str, Path)):
+        import copy
+
+        model = copy.deepcopy(model)
+    if config.max_seq_length:
+        model.max_seq_length = int(config.max_seq_length)
+    loss_fns = {
+        "mnrl": lambda: losses.MultipleNegativesRankingLoss(model, scale=config.scale),
+        "mnrl_symmetric": lambda: losses.MultipleNegativesSymmetricRankingLoss(model, scale=config.scale),
+        "cached_mnrl": lambda: losses.CachedMultipleNegativesRankingLoss(
+            model, scale=config.scale, mini_batch_size=config.mini_batch_size, show_progress_bar=False),
+    }
+    if config.loss not in loss_fns:
+        raise ValueError(f"unknown loss {config.loss!r}; choose from {sorted(loss_fns)}")
+    ds = _train_dataset(pairs, config.num_negatives)
+    do_eval = evaluator is not None
+    metric = None
+    if do_eval:
+        metric = f"eval_{evaluator.name}_cosine_ndcg@10" if evaluator.name else "eval_cosine_ndcg@10"
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(ckpt_dir),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=128,
+        learning_rate=config.learning_rate,
+        warmup_ratio=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        batch_sampler=config.batch_sampler,
+        eval_strategy="steps" if do_eval else "no",
+        eval_steps=config.eval_steps if do_eval else None,
+        save_strategy="steps",
+        save_steps=config.eval_steps,
+        save_total_limit=config.save_total_limit,
+        load_best_model_at_end=do_eval,
+        metric_for_best_model=metric,
+        greater_is_better=True,
+        logging_steps=config.logging_steps,
+        seed=config.seed,
+        data_seed=config.seed,
+        report_to="none",
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    cbs = list(callbacks or [])
+    if do_eval and config.early_stopping_patience:
+        cbs.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=ds, loss=loss_fns[config.loss](), evaluator=evaluator, callbacks=cbs
+    )
+    resume_from = _last_checkpoint(ckpt_dir) if resume else None
+    if resume_from:
+        log.info("resuming training from %s", resume_from)
+    t0 = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume_from)
+    secs = time.perf_counter() - t0
+    final = work / "final"
+    from discovery_pipelines.io import atomic_path
+
+    with atomic_path(final) as tmp:
+        trainer.model.save_pretrained(str(tmp))
+    history = [dict(h) for h in trainer.state.log_history]
+    steps_done = trainer.state.global_step
+    examples = min(len(ds), steps_done * config.batch_size) if config.max_steps < 0 else steps_done * config.batch_size
+    res = TrainResult(final, history, secs, int(examples), examples / secs if secs > 0 else 0.0, resume_from,
+                      trainer.state.best_metric)
+    (work / "train_result.json").write_text(json.dumps({k: (str(v) if isinstance(v, Path) else v)
+                                                         for k, v in res.__dict__.items()}, default=str, indent=1))
+    return res
