@@ -28,13 +28,17 @@ class BM25Retriever:
         tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=self._stemmer, show_progress=False)
         self._bm25.index(tokens, show_progress=False)
 
-    def search(self, queries: Sequence[str], k: int = 100) -> Run:
-        """Top-``k`` products per query. Queries with no known token get empty (None, 0.0) rows."""
+    def search(self, queries: Sequence[str], k: int = 100, mask: np.ndarray | None = None) -> Run:
+        """Top-``k`` products per query. Queries with no known token get empty (None, 0.0) rows.
+
+        ``mask``: optional bool ``(n_docs,)``; False products score 0 and are never returned.
+        """
         import bm25s
 
         k = min(k, len(self.ids))
         toks = bm25s.tokenize(list(queries), stopwords="en", stemmer=self._stemmer, show_progress=False)
-        docs, scores = self._bm25.retrieve(toks, k=k, show_progress=False, n_threads=1)
+        weight_mask = None if mask is None else np.asarray(mask, dtype=np.float32)
+        docs, scores = self._bm25.retrieve(toks, k=k, show_progress=False, n_threads=1, weight_mask=weight_mask)
         ids = self.ids[docs].astype(object)
         ids[scores <= 0] = None
         return ids, scores.astype(np.float32)

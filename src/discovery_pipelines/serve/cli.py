@@ -1,0 +1,145 @@
+"""``discovery`` command line: search an exported index, serve it over HTTP, export one.
+
+Examples::
+
+    discovery search "cordless drill" -k 10 --mode hybrid
+    discovery search "deck screws" --index data/07_model_output/index --category "Hardware" --json
+    discovery serve --index data/07_model_output/index --port 8000
+    discovery export --products data/03_primary/products.parquet --model all-MiniLM-L6-v2 --out DIR
+    discovery info --index DIR
+
+Without ``discovery`` installed as a script: ``python -m discovery_pipelines.serve.cli ...``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from discovery_pipelines.serve.service import DEFAULT_INDEX_DIR, MAX_K, MODES
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Product search over an exported faiss index.")
+
+IndexOpt = Annotated[Path, typer.Option("--index", help="exported index folder (env DISCOVERY_INDEX_DIR)")]
+ModelOpt = Annotated[Optional[Path], typer.Option("--model", help="model folder (default data/06_models/production, "
+                                                                    "else the manifest's model_path)")]
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="query text")],
+    k: Annotated[int, typer.Option("-k", "--k", help=f"number of results (1..{MAX_K})")] = 10,
+    mode: Annotated[str, typer.Option(help="dense | bm25 | hybrid")] = "hybrid",
+    index: IndexOpt = DEFAULT_INDEX_DIR,
+    model: ModelOpt = None,
+    category: Annotated[Optional[str], typer.Option(help="category_path prefix")] = None,
+    available_only: Annotated[bool, typer.Option("--available-only", help="only available products")] = False,
+    store: Annotated[Optional[str], typer.Option(help="only products of store_<STORE>")] = None,
+    product_id: Annotated[Optional[list[str]], typer.Option("--product-id", help="restrict to these ids (repeat)")] = None,
+    candidates: Annotated[int, typer.Option(help="hybrid: depth of each fused list")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Search the index in-process and print the top-k with per-retriever ranks."""
+    from discovery_pipelines.index import IndexLoadError
+    from discovery_pipelines.serve.service import Filters, QueryError, SearchService
+
+    if mode not in MODES:
+        _fail(f"--mode must be one of {list(MODES)}, got {mode!r}")
+    try:
+        svc = SearchService(index, model, poll_interval=0)
+        res = svc.engine.search(query, k=k, mode=mode, candidates=candidates, filters=Filters(
+            category=category, available_only=available_only, store=store,
+            product_ids=tuple(product_id) if product_id else None))
+    except (IndexLoadError, QueryError) as e:
+        _fail(str(e))
+        return
+    if as_json:
+        out = {k_: v for k_, v in res.__dict__.items() if k_ != "hits"}
+        out["hits"] = [h.__dict__ for h in res.hits]
+        typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{res.mode} | {res.query!r} | index {res.index_id[:8]} | {res.n_candidates} candidates | "
+                    f"{res.took_ms:.1f} ms")
+    for col in ("#", "product_id", "title", "score", "dense rank", "bm25 rank"):
+        t.add_column(col)
+    for h in res.hits:
+        t.add_row(str(h.rank), h.product_id, h.title[:80], f"{h.score:.4f}",
+                  str(h.ranks.get("dense", "-")), str(h.ranks.get("bm25", "-")))
+    Console().print(t)
+
+
+@app.command()
+def serve(
+    index: IndexOpt = DEFAULT_INDEX_DIR,
+    model: ModelOpt = None,
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    poll: Annotated[float, typer.Option(help="seconds between index manifest checks (hot swap); 0 = off")] = 2.0,
+    device: Annotated[Optional[str], typer.Option(help="torch device for exact search (default cuda if present)")] = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json) with hot swap of newly promoted indexes."""
+    import uvicorn
+
+    from discovery_pipelines.index import IndexLoadError
+    from discovery_pipelines.serve.api import create_app
+    from discovery_pipelines.serve.service import SearchService
+
+    try:
+        svc = SearchService(index, model, device=device, poll_interval=poll or 2.0)
+    except IndexLoadError as e:
+        _fail(str(e))
+        return
+    uvicorn.run(create_app(svc, watch=poll > 0), host=host, port=port, log_level="info")
+
+
+@app.command()
+def export(
+    products: Annotated[Path, typer.Option(help="contract products Parquet")],
+    out: Annotated[Path, typer.Option(help="index folder to write (replaced atomically)")],
+    model: Annotated[str, typer.Option(help="model name or folder")] = "all-MiniLM-L6-v2",
+    factory: Annotated[str, typer.Option(help="faiss index_factory string")] = "Flat",
+    text_field: Annotated[Optional[list[str]], typer.Option("--text-field", help="product columns to encode")] = None,
+    no_embeddings: Annotated[bool, typer.Option("--no-embeddings", help="skip embeddings.npy")] = False,
+) -> None:
+    """Encode a products table and write an index folder (see discovery_pipelines.index.export_index)."""
+    import pandas as pd
+
+    from discovery_pipelines.index import export_index
+
+    df = pd.read_parquet(products)
+    path = export_index(out, model, df, factory=factory, text_fields=tuple(text_field or ("title",)),
+                        save_embeddings=not no_embeddings)
+    typer.echo(str(path))
+
+
+@app.command()
+def info(index: IndexOpt = DEFAULT_INDEX_DIR) -> None:
+    """Print an index folder's manifest (after checking it loads)."""
+    from discovery_pipelines.index import IndexLoadError, load_index
+
+    try:
+        li = load_index(index, load_embeddings=False)
+    except IndexLoadError as e:
+        _fail(str(e))
+        return
+    typer.echo(json.dumps(li.manifest, indent=2))
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
