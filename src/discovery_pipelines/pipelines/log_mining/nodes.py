@@ -1,0 +1,105 @@
+"""Nodes of the ``log_mining`` pipeline: thin wrappers over :mod:`discovery_pipelines.logmining`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from discovery_pipelines.logmining import ClickModel, MiningParams, mine_events, ranked_lists, simulate_events
+from discovery_pipelines.logmining import quality as lq
+from discovery_pipelines.logmining.mining import env_threads
+from discovery_pipelines.text import normalize_query
+
+
+def prepare_events(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
+                   params: dict[str, Any]) -> dict:
+    """Simulate click logs (``params.simulate: true``) or point at real events Parquet.
+
+    Simulation: BM25 top-``ranker.k`` lists for every query, then the position-based click model
+    (:mod:`discovery_pipelines.logmining.click_model`) writes ``n_events`` events as date-partitioned
+    Parquet under ``path`` (atomically). With ``simulate: false`` the events at ``path`` are used as
+    they are (any producer of the events contract, e.g. a real search log export).
+
+    Returns:
+        The events manifest (JSON-able dict): path, source (``simulated`` | ``external``), counts.
+
+    Raises:
+        FileNotFoundError: ``simulate: false`` and ``path`` does not exist.
+    """
+    path = Path(params["path"])
+    if not params.get("simulate", True):
+        if not path.exists():
+            raise FileNotFoundError(f"log_mining.events.path {path} does not exist (simulate: false)")
+        return {"source": "external", "path": str(path)}
+    rk = dict(params.get("ranker", {}))
+    lists = ranked_lists(products, queries, qrels, k=int(rk.get("k", 10)), k1=float(rk.get("k1", 1.5)),
+                         b=float(rk.get("b", 0.75)))
+    manifest = simulate_events(
+        lists, path, n_events=int(params["n_events"]), model=ClickModel.from_params(params.get("click_model")),
+        seed=int(params.get("seed", 0)), n_days=int(params.get("n_days", 7)),
+        start_date=str(params.get("start_date", "2024-01-01")),
+        chunk_events=int(params.get("chunk_events", 1_000_000)), corruption=params.get("corruption"),
+    )
+    return {"source": "simulated", **manifest}
+
+
+def mine_click_logs(manifest: dict, products: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, dict]:
+    """Mine (query, product) pairs with the configured engine (``duckdb`` | ``spark``).
+
+    Returns:
+        ``(pairs, report)``: all pairs with counts, CTR, Wilson lower bound and positive / negative
+        flags; the report counts dropped rows per reason.
+    """
+    duck = dict(params.get("duckdb", {}))
+    duck.setdefault("threads", env_threads())
+    res = mine_events(manifest["path"], products["product_id"].astype(str).tolist(),
+                      MiningParams.from_params(params.get("params")), engine=str(params.get("engine", "duckdb")),
+                      duckdb_options=duck, spark_options=params.get("spark"), progress=True)
+    return res.pairs, res.report
+
+
+def _with_provenance(df: pd.DataFrame, splits: pd.DataFrame) -> pd.DataFrame:
+    out = df.drop(columns=["is_positive", "is_negative"]).merge(splits, on="query_norm", how="left")
+    out["source"] = "log"
+    return out.reset_index(drop=True)
+
+
+def split_training_pairs(pairs: pd.DataFrame, queries: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Positives and log negatives as training pairs with provenance.
+
+    Columns: query (raw text), query_norm, product_id, impressions, clicks, carts, purchases, ctr,
+    wilson_lb, mean_position, split (the query's train/dev/holdout split, null if the query is not in
+    ``queries``: consumers must filter on it to keep hold-out queries out of training), source='log'.
+    """
+    splits = pd.DataFrame({"query_norm": queries["text"].map(normalize_query)})
+    splits["split"] = queries["split"].to_numpy() if "split" in queries else None
+    splits = splits.drop_duplicates("query_norm")
+    return (_with_provenance(pairs[pairs["is_positive"]], splits),
+            _with_provenance(pairs[pairs["is_negative"]], splits))
+
+
+def evaluate_mining(pairs: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame, mining_report: dict,
+                    manifest: dict, mining_params: dict[str, Any], params: dict[str, Any]):
+    """Precision / recall of mined positives vs qrels, the PR curve, its plot and the Markdown report.
+
+    Returns:
+        ``(report_json, curve_df, figure, markdown)``.
+    """
+    mp = MiningParams.from_params(mining_params.get("params"))
+    rel = float(params["relevant_gain"])
+    with_gain, truth = lq.attach_gains(pairs, queries, qrels)
+    curve = lq.pr_curve(with_gain, truth, params["thresholds"], mp.min_impressions, rel)
+    default = lq.precision_recall(with_gain, truth, mp.positive_threshold, mp.min_impressions, rel)
+    negq = lq.negatives_quality(with_gain[with_gain["is_negative"]], rel)
+    events = {k: v for k, v in manifest.items() if k not in ("click_model", "columns")}
+    report = {
+        "mining": mining_report, "params": mining_report.get("params", {}), "events": events,
+        "click_model": manifest.get("click_model"),
+        "quality": {"relevant_gain": rel, "default": default, "negatives": negq},
+    }
+    report = json.loads(json.dumps(report, default=str, allow_nan=True))
+    fig = lq.plot_pr_curve(curve, mp.positive_threshold)
+    return report, curve, fig, lq.markdown_report(report, curve)
