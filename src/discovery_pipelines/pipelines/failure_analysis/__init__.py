@@ -1,0 +1,1 @@
+"""Kedro pipeline ``failure_analysis``: failure groups of the evaluated retriever on dev."""

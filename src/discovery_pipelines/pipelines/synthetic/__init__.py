@@ -1,0 +1,1 @@
+"""Kedro pipeline ``synthetic``: budgeted, quality-controlled synthetic training pairs."""

@@ -1,0 +1,124 @@
+"""Nodes of ``synthetic``: budget -> generation -> quality control + report.
+
+Thin wrappers over :mod:`discovery_pipelines.synthetic`; every tunable comes from
+``params:synthetic`` (see ``conf/base/parameters_synthetic.yml``). Connection settings for an LLM come
+from Kedro credentials (key ``generator.credentials_key``) or environment variables, never params.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import pandas as pd
+
+from discovery_pipelines.failures.vocab import Vocabulary
+from discovery_pipelines.synthetic.budget import allocate_budget, print_budget
+from discovery_pipelines.synthetic.generators import OpenAIGenerator, make_generator
+from discovery_pipelines.synthetic.llm import ChatClient, load_credentials, resolve_llm_settings
+from discovery_pipelines.synthetic.planning import languages_of, plan_requests, trim_to_budget
+from discovery_pipelines.synthetic.qc import LLMJury, RulesJury, acceptance_by_group, quality_control
+from discovery_pipelines.synthetic.report import write_synthetic_report
+from discovery_pipelines.synthetic.schema import requests_frame
+
+log = logging.getLogger(__name__)
+
+
+def plan_budget(failure_group_stats: pd.DataFrame, products: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """Budget table (group, language, ..., n_pairs) summing to ``params['total_pairs']``; printed with rich."""
+    langs = params.get("languages") or languages_of(products, params.get("allowed_languages"))
+    budget = allocate_budget(
+        failure_group_stats, int(params.get("total_pairs", 3000)), languages=langs,
+        group_factors=params.get("group_factors") or {}, language_factors=params.get("language_factors") or {},
+        gap_floor=float(params.get("gap_floor", 0.1)), min_queries=int(params.get("min_queries", 5)),
+        exclude_groups=tuple(params.get("exclude_groups") or ()),
+    )
+    print_budget(budget)
+    return budget
+
+
+def generate_pairs(synthetic_budget: pd.DataFrame, failure_groups: pd.DataFrame,
+                   failure_group_stats: pd.DataFrame, products: pd.DataFrame, qrels: pd.DataFrame,
+                   params: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Generate raw pairs for the budget with the configured backend.
+
+    Returns:
+        ``(synthetic_pairs_raw, generation_stats)``; stats hold counts, tokens, cost, timings.
+    """
+    vocab = Vocabulary.from_titles(products["title"].astype(str))
+    t0 = time.perf_counter()
+    requests = plan_requests(
+        synthetic_budget, failure_groups, products, qrels, vocab=vocab,
+        queries_per_product=int(params.get("queries_per_product", 2)), overshoot=float(params.get("overshoot", 1.5)),
+        min_gain=float(params.get("min_gain", 2.0)), catalogue_sample=int(params.get("catalogue_sample", 5000)),
+        seed=int(params.get("seed", 0)),
+    )
+    plan_s = time.perf_counter() - t0
+    gcfg = dict(params.get("generator") or {})
+    hints = {}
+    if "uncovered_terms" in failure_group_stats:
+        for r in failure_group_stats.itertuples(index=False):
+            terms = list(r.examples)[:3] if len(r.examples) else []
+            hints[r.group] = "; ".join(terms)
+    gen = make_generator(gcfg, brands=vocab.brands, credentials=load_credentials(gcfg.get("credentials_key",
+                                                                                           "synthetic_llm")),
+                         hints=hints)
+    t1 = time.perf_counter()
+    pairs = gen.generate(requests)
+    gen_s = time.perf_counter() - t1
+    stats = {"generator": gen.name, "n_requests": len(requests), "n_pairs": len(pairs), "plan_s": plan_s,
+             "generate_s": gen_s, "seconds_per_1000_pairs": gen_s / max(1, len(pairs)) * 1000,
+             **{f"gen_{k}": v for k, v in dict(gen.stats).items()}}
+    log.info("generated %d pairs from %d requests with %s in %.2f s", len(pairs), len(requests), gen.name, gen_s)
+    if not isinstance(gen, OpenAIGenerator):
+        stats["requests_sample"] = requests_frame(requests[:5]).to_dict(orient="records")
+    return pairs, stats
+
+
+def _jury(params: dict[str, Any]) -> Any:
+    jcfg = dict((params.get("qc") or {}).get("jury") or {})
+    rules = RulesJury(min_overlap=float(jcfg.get("min_overlap", 0.5)), fuzzy=float(jcfg.get("fuzzy", 80)),
+                      min_cosine=jcfg.get("min_cosine"), model=jcfg.get("model"))
+    if jcfg.get("backend", "rules") == "llm":
+        gcfg = dict(params.get("generator") or {})
+        settings = resolve_llm_settings({**(gcfg.get("llm") or {}), **(jcfg.get("llm") or {})},
+                                        load_credentials(gcfg.get("credentials_key", "synthetic_llm")))
+        if settings is not None:
+            return LLMJury(ChatClient(settings), n_jurors=int(jcfg.get("n_jurors", 3)),
+                           veto=str(jcfg.get("veto", "majority")), fallback=rules)
+        log.warning("qc.jury.backend=llm but no LLM model configured: using the rules jury")
+    return rules
+
+
+def quality_control_pairs(synthetic_pairs_raw: pd.DataFrame, products: pd.DataFrame, queries: pd.DataFrame,
+                          synthetic_budget: pd.DataFrame, generation_stats: dict[str, Any],
+                          params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """QC (length, language, dedupe, leakage vs dev/holdout, jury), trim to budget, write the report.
+
+    Returns:
+        ``(synthetic_pairs, synthetic_qc)``: accepted pairs (query, product_id, group, language,
+        source, generator, template_version, request_id) and the full audit table with
+        ``accepted`` / ``reject_reason``.
+    """
+    qcfg = dict(params.get("qc") or {})
+    eval_q = queries.loc[queries["split"].isin(qcfg.get("leakage_splits", ["dev", "holdout"])), "text"]
+    titles = dict(zip(products["product_id"].astype(str), products["title"].astype(str)))
+    jury = _jury(params)
+    t = time.perf_counter()
+    qc = quality_control(synthetic_pairs_raw, titles, eval_q, jury,
+                         min_chars=int(qcfg.get("min_chars", 3)), max_chars=int(qcfg.get("max_chars", 80)),
+                         min_tokens=int(qcfg.get("min_tokens", 1)), max_tokens=int(qcfg.get("max_tokens", 10)))
+    qc_s = time.perf_counter() - t
+    final = trim_to_budget(qc[qc["accepted"]].drop(columns=["accepted", "reject_reason"]), synthetic_budget,
+                           seed=int(params.get("seed", 0)))
+    acc = acceptance_by_group(qc) if len(qc) else pd.DataFrame(
+        columns=["group", "language", "generated", "accepted", "acceptance_rate", "length", "wrong_language",
+                 "duplicate", "leakage", "jury"])
+    gen_stats = {k: v for k, v in generation_stats.items() if k != "requests_sample"}
+    write_synthetic_report(synthetic_budget, acc, qc, final, gen_stats, dict(jury.stats),
+                           {"generate_s": float(generation_stats.get("generate_s", 0.0)), "qc_s": qc_s},
+                           params.get("report_dir", "data/08_reporting/synthetic"),
+                           budget_text=print_budget(synthetic_budget, echo=False))
+    log.info("synthetic QC: %d generated, %d accepted, %d kept", len(qc), int(qc["accepted"].sum()), len(final))
+    return final.reset_index(drop=True), qc
