@@ -62,18 +62,33 @@ class RulesJury:
         self.min_overlap, self.fuzzy, self.min_cosine, self.model = min_overlap, fuzzy, min_cosine, model
         self.stats: dict[str, Any] = {"method": "rules"}
 
+    @staticmethod
+    def _parts(tok: str) -> list[str]:
+        """``"20v"`` -> ``["20", "volt"]``; ``"drill/driver"`` -> ``["drill", "driver"]``."""
+        m = re.fullmatch(r"(\d+(?:\.\d+)?)([a-z]+)", tok)
+        if m and m.group(2) in UNITS:
+            return [m.group(1), _canon(m.group(2))]
+        return [_canon(p) for p in re.split(r"[-/]", tok) if p]
+
     def overlap(self, query: str, title: str) -> float:
-        """Share of the query's content tokens matched by a title token (0..1; 0 for no tokens)."""
+        """Share of the query's content tokens matched by a title token (0..1; 0 for no tokens).
+
+        Tokens are unit/fraction-normalised and split at ``-`` / ``/``; a query token matches when
+        all its parts are title tokens or fuzzily equal to one (rapidfuzz ratio >= ``fuzzy``)."""
         from rapidfuzz import fuzz
 
-        q = [_canon(t) for t in content_tokens(query)]
-        tt = {_canon(t) for t in content_tokens(title)}
+        q = content_tokens(query)
+        tt: set[str] = set()
+        for t in content_tokens(title):
+            tt.add(_canon(t))
+            tt.update(self._parts(t))
         if not q:
             return 0.0
-        hit = 0
-        for t in q:
-            if t in tt or any(len(t) >= 4 and fuzz.ratio(t, u) >= self.fuzzy for u in tt):
-                hit += 1
+
+        def match(p: str) -> bool:
+            return p in tt or (len(p) >= 4 and any(fuzz.ratio(p, u) >= self.fuzzy for u in tt))
+
+        hit = sum(1 for t in q if _canon(t) in tt or all(match(p) for p in self._parts(t)))
         return hit / len(q)
 
     def judge(self, queries: Sequence[str], titles: Sequence[str]) -> np.ndarray:
