@@ -37,6 +37,7 @@ def mine_band_negatives(
     seed: int = 13,
     cache_dir: Any = None,
     text_fields: tuple[str, ...] = ("title",),
+    preferred: Mapping[str, list[str]] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Add ``negative_1 .. negative_n`` (titles) and ``negative_id_1 ..`` columns to ``pairs``.
 
@@ -48,6 +49,8 @@ def mine_band_negatives(
         num_negatives: negatives per anchor; anchors with fewer in-band candidates get NaN and are
             reported in the stats (the trainer drops or pads them).
         sampling: ``top`` (most similar in-band first) or ``random`` (seeded) among in-band candidates.
+        preferred: normalised query -> product ids to use first (e.g. judged-irrelevant products from
+            :func:`judged_negatives`, which are true negatives); band-mined ones fill the rest.
 
     Returns:
         (pairs with negative columns, stats: anchors, mined, coverage, mean/quantiles of negative scores).
@@ -63,6 +66,7 @@ def mine_band_negatives(
     rng = np.random.default_rng(seed)
     neg_ids: list[list[str | None]] = []
     neg_scores: list[float] = []
+    n_pref = 0
     for q, qn, pos_id, pos_title in zip(pairs["query"], pairs["query_norm"], pairs["product_id"], pairs["positive"]):
         r = row_of[q]
         ex = exclude.get(qn, set()) | {str(pos_id)}
@@ -70,8 +74,10 @@ def mine_band_negatives(
                 if pid is not None and min_score <= s <= max_score and pid not in ex and titles.get(pid) != pos_title]
         if sampling == "random" and len(cand) > num_negatives:
             cand = [cand[i] for i in sorted(rng.choice(len(cand), num_negatives, replace=False))]
-        chosen = cand[:num_negatives]
-        neg_scores.extend(s for _, s in chosen)
+        pref = [(pid, float("nan")) for pid in (preferred or {}).get(qn, []) if pid not in ex and pid in titles]
+        chosen = (pref + [c for c in cand if c[0] not in {p for p, _ in pref}])[:num_negatives]
+        n_pref += sum(1 for _, s in chosen if s != s)
+        neg_scores.extend(s for _, s in chosen if s == s)
         neg_ids.append([pid for pid, _ in chosen] + [None] * (num_negatives - len(chosen)))
     out = pairs.copy()
     for j in range(num_negatives):
@@ -84,7 +90,27 @@ def mine_band_negatives(
         "anchors_with_all_negatives": int(full.sum()),
         "coverage": float(full.mean()) if len(out) else 0.0,
         "band": [min_score, max_score],
+        "preferred_negatives_used": int(n_pref),
         "negative_score_mean": float(ns.mean()) if len(ns) else None,
         "negative_score_quantiles": {str(q): float(np.quantile(ns, q)) for q in (0.1, 0.5, 0.9)} if len(ns) else {},
     }
     return out, stats
+
+
+def judged_negatives(qrels: pd.DataFrame, queries: pd.DataFrame, max_gain: float) -> dict[str, list[str]]:
+    """``{normalised query: [product_id, ...]}`` of judged products with ``gain <= max_gain``.
+
+    Products a rater judged (nearly) irrelevant for a query, yet that an existing engine retrieved
+    for it, are the most informative hard negatives there are: they are lexically close and known
+    to be wrong. Order is by ascending gain (the clearest negatives first).
+    """
+    from discovery_pipelines.text import normalize_query
+
+    text_of = dict(zip(queries["query_id"], queries["text"]))
+    bad = qrels[qrels["gain"] <= max_gain].sort_values("gain", kind="stable")
+    out: dict[str, list[str]] = {}
+    for qid, pid in zip(bad["query_id"], bad["product_id"]):
+        t = text_of.get(qid)
+        if t is not None:
+            out.setdefault(normalize_query(t), []).append(str(pid))
+    return out

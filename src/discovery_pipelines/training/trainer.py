@@ -176,7 +176,7 @@ def train(
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=128,
         learning_rate=config.learning_rate,
-        warmup_ratio=config.warmup_ratio,
+        warmup_steps=float(config.warmup_ratio),  # a float < 1 is a ratio in transformers v5
         weight_decay=config.weight_decay,
         batch_sampler=config.batch_sampler,
         eval_strategy="steps" if do_eval else "no",
