@@ -592,7 +592,7 @@ class CachingRunner(SequentialRunner):
         conf: Mapping[str, Any] = {}
         try:
             if "parameters" in catalog:
-                params = catalog.load("parameters")
+                params = catalog.get("parameters").load()
                 if isinstance(params, Mapping) and isinstance(params.get("stage_cache"), Mapping):
                     conf = params["stage_cache"]
         except Exception:  # noqa: BLE001  (no parameters: defaults only)
@@ -607,7 +607,7 @@ class CachingRunner(SequentialRunner):
 
     # -- fingerprint of one node ---------------------------------------------------------------
     def _param_part(self, name: str, catalog: CatalogProtocol) -> dict[str, Any]:
-        value = catalog.load(name)
+        value = catalog.get(name).load()  # direct load: no "Loading data from" log line per node
         part: dict[str, Any] = {"value": sha256_text(canonical_json(value))}
         prefix = "" if name == "parameters" else name.removeprefix("params:")
         for key in self._path_params:
@@ -734,9 +734,9 @@ class CachingRunner(SequentialRunner):
                 skip, reason, parts = self._decide(node, catalog)
                 if skip:
                     self.decisions.append(NodeDecision(node.name, "skipped", reason, time.perf_counter() - t0))
-                    logger.info("[cache] skip %s: %s", node.name, reason)
+                    logger.info("stage cache: skip %s (%s)", node.name, reason)
                 else:
-                    logger.info("[cache] run  %s: %s", node.name, reason)
+                    logger.info("stage cache: run %s (%s)", node.name, reason)
                     try:
                         Task(
                             node=node,
