@@ -394,14 +394,16 @@ class CodeFingerprinter:
 
     def _function_closure_digest(self, module_name: str, func_name: str) -> str | None:
         """Digest of top-level function ``func_name`` of ``module_name``: its own source, the
-        sources of the module's other top-level functions it references (transitively) and the
-        rest of the module (imports, constants, classes). ``None`` if not a top-level def."""
+        sources of the module's other top-level functions it (or module-level code such as a
+        registry dict) references, transitively, and the rest of the module (imports, constants,
+        classes). ``None`` if ``func_name`` is not a top-level def."""
         split = self._module_ast(module_name)
         if split is None or func_name not in split[0]:
             return None
         funcs, skeleton = split
         seen: set[str] = set()
-        todo = [func_name]
+        # functions referenced by module-level code (e.g. a registry dict) count for every node
+        todo = [func_name, *self._referenced_names(skeleton)]
         while todo:
             name = todo.pop()
             if name in seen or name not in funcs:

@@ -69,3 +69,14 @@ run = click.Command(
     short_help="Run the pipeline (skips up-to-date nodes).",
 )
 cli.add_command(run)
+
+
+def __getattr__(name: str) -> object:
+    """Lazy ``app``: ``pyproject.toml``'s ``discovery = "discovery_pipelines.cli:app"`` script names
+    this module, while the search CLI lives in ``discovery_pipelines.serve.cli`` (imported only
+    when asked for, so ``kedro`` commands do not pay for it)."""
+    if name == "app":
+        from discovery_pipelines.serve.cli import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -342,3 +342,26 @@ def test_kedro_run_command_has_caching_default_and_no_cache_flag() -> None:
     assert DEFAULT_RUNNER == "discovery_pipelines.caching.CachingRunner"
     help_text = run.get_help(__import__("click").Context(run))
     assert "--no-cache" in help_text and "CachingRunner" in help_text
+
+
+def test_helpers_reached_through_module_level_tables_count_as_code(project: Project) -> None:
+    """Editing a same-module helper re-runs the nodes that call it (directly or via a module-level
+    table) and leaves the other nodes of the module alone."""
+    project.edit_code(
+        "def count(raw: list) -> dict:\n    return {\"n\": len(raw)}\n",
+        "def _size(x):\n    return len(x)\n\n\nSIZERS = {'len': _size}\n\n\n"
+        "def count(raw: list) -> dict:\n    return {\"n\": SIZERS['len'](raw)}\n",
+    )
+    project.run()
+    assert set(project.run().values()) == {"skipped"}
+    project.edit_code("    return len(x)\n", "    return len(x) + 0\n")
+    statuses = project.run()
+    # _size is reachable from module-level code, so it is code of every node of the module
+    assert project.ran(statuses) == ALL
+    project.edit_code(
+        "def summarize(df: pd.DataFrame) -> dict:\n",
+        "def _unused_helper():\n    return 1\n\n\ndef summarize(df: pd.DataFrame) -> dict:\n",
+    )
+    assert set(project.run().values()) == {"skipped"}
+    project.edit_code("    return 1\n", "    return 2\n")
+    assert set(project.run().values()) == {"skipped"}  # nobody references it
