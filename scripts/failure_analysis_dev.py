@@ -48,7 +48,7 @@ def main() -> None:
     write_parquet(stats, "data/08_reporting/failure_analysis/failure_group_stats.parquet")
     sp = dict(params["synthetic"])
     budget = sn.plan_budget(stats, ds.products, sp)
-    raw, gstats = sn.generate_pairs(budget, groups, stats, ds.products, ds.qrels, sp)
+    raw, gstats = sn.generate_pairs(budget, groups, ds.products, ds.qrels, sp)
     t = time.perf_counter()
     final, qc = sn.quality_control_pairs(raw, ds.products, queries, budget, gstats, sp)
     qc_s = time.perf_counter() - t

@@ -38,8 +38,8 @@ def plan_budget(failure_group_stats: pd.DataFrame, products: pd.DataFrame, param
     return budget
 
 
-def generate_pairs(synthetic_budget: pd.DataFrame, failure_groups: pd.DataFrame,
-                   failure_group_stats: pd.DataFrame, products: pd.DataFrame, qrels: pd.DataFrame,
+def generate_pairs(synthetic_budget: pd.DataFrame, failure_groups: pd.DataFrame, products: pd.DataFrame,
+                   qrels: pd.DataFrame,
                    params: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Generate raw pairs for the budget with the configured backend.
 
@@ -56,14 +56,10 @@ def generate_pairs(synthetic_budget: pd.DataFrame, failure_groups: pd.DataFrame,
     )
     plan_s = time.perf_counter() - t0
     gcfg = dict(params.get("generator") or {})
-    hints = {}
-    if "uncovered_terms" in failure_group_stats:
-        for r in failure_group_stats.itertuples(index=False):
-            terms = list(r.examples)[:3] if len(r.examples) else []
-            hints[r.group] = "; ".join(terms)
+    # Cluster groups are described to an LLM by their name (c-TF-IDF terms) only: dev query texts
+    # never go into generation prompts, so the generator cannot copy them.
     gen = make_generator(gcfg, brands=vocab.brands, credentials=load_credentials(gcfg.get("credentials_key",
-                                                                                           "synthetic_llm")),
-                         hints=hints)
+                                                                                           "synthetic_llm")))
     t1 = time.perf_counter()
     pairs = gen.generate(requests)
     gen_s = time.perf_counter() - t1
