@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -54,7 +55,7 @@ def _pretty(name: str) -> str:
 def viz_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run ``kedro viz build`` in the project root; return the ``build/`` folder."""
     project = Path(os.environ.get("DISCOVERY_VIZ_PROJECT", REPO_ROOT))
-    kedro = shutil.which("kedro") or str(Path(os.sys.executable).parent / "kedro")
+    kedro = shutil.which("kedro") or str(Path(sys.executable).parent / "kedro")
     env = {
         **os.environ,
         "KEDRO_DISABLE_TELEMETRY": "true",
