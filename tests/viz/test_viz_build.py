@@ -55,7 +55,8 @@ def _pretty(name: str) -> str:
 def viz_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run ``kedro viz build`` in the project root; return the ``build/`` folder."""
     project = Path(os.environ.get("DISCOVERY_VIZ_PROJECT", REPO_ROOT))
-    kedro = shutil.which("kedro") or str(Path(sys.executable).parent / "kedro")
+    venv_kedro = Path(sys.executable).parent / "kedro"  # the kedro of the interpreter running pytest
+    kedro = str(venv_kedro) if venv_kedro.exists() else shutil.which("kedro") or "kedro"
     env = {
         **os.environ,
         "KEDRO_DISABLE_TELEMETRY": "true",
