@@ -329,6 +329,7 @@ def simulate_events(lists: RankedLists, out_dir: str | Path, n_events: int, mode
     if n_events < 1 or n_days < 1:
         raise ValueError(f"n_events and n_days must be >= 1, got {n_events}, {n_days}")
     rng = np.random.default_rng(seed)
+    crng = np.random.default_rng([seed, 1])  # own stream: the clean rows do not depend on the corruption
     weights = _query_weights(lists, model.query_zipf_s, rng)
     qdict = pa.array(list(lists.queries) + ["", "   "], pa.string())
     pdict = pa.array(list(lists.product_ids) + list(UNKNOWN_PRODUCT_IDS), pa.string())
@@ -372,7 +373,7 @@ def simulate_events(lists: RankedLists, out_dir: str | Path, n_events: int, mode
                     type_counts += np.bincount(ev["etype"], minlength=len(EVENT_TYPES))
                     table = _to_table(ev, qdict, pdict, edict)
                     if corruption:
-                        rows, counts = _corrupt(ev, corruption, len(lists.product_ids), len(lists.queries), rng)
+                        rows, counts = _corrupt(ev, corruption, len(lists.product_ids), len(lists.queries), crng)
                         for kk, vv in counts.items():
                             injected[kk] += vv
                         if rows:

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from discovery_pipelines.contract import COLUMNS, EVENT_TYPES, ContractError
@@ -70,7 +71,7 @@ WITH src AS (
   FROM events e LEFT JOIN catalog c ON e.product_id = c.product_id
 ),
 dedup AS (
-  SELECT reason, session_id, ts, query, product_id, position, event_type, COUNT(*) AS n_copies
+  SELECT reason, session_id, ts, query, product_id, position, event_type, CAST(COUNT(*) AS BIGINT) AS n_copies
   FROM src
   GROUP BY reason, session_id, ts, query, product_id, position, event_type
 ),
@@ -100,13 +101,13 @@ keyed AS (
   FROM cls
 )
 SELECT reason, query, product_id,
-  SUM(CASE WHEN event_type = 'impression' THEN 1 ELSE 0 END) AS impressions,
-  SUM(CASE WHEN event_type = 'click' THEN 1 ELSE 0 END) AS clicks,
-  SUM(CASE WHEN event_type = 'add_to_cart' THEN 1 ELSE 0 END) AS carts,
-  SUM(CASE WHEN event_type = 'purchase' THEN 1 ELSE 0 END) AS purchases,
-  SUM(CASE WHEN event_type = 'impression' THEN position ELSE 0 END) AS position_sum,
-  SUM(n_copies) AS n_rows,
-  SUM(n_copies - 1) AS n_duplicates
+  CAST(SUM(CASE WHEN event_type = 'impression' THEN 1 ELSE 0 END) AS BIGINT) AS impressions,
+  CAST(SUM(CASE WHEN event_type = 'click' THEN 1 ELSE 0 END) AS BIGINT) AS clicks,
+  CAST(SUM(CASE WHEN event_type = 'add_to_cart' THEN 1 ELSE 0 END) AS BIGINT) AS carts,
+  CAST(SUM(CASE WHEN event_type = 'purchase' THEN 1 ELSE 0 END) AS BIGINT) AS purchases,
+  CAST(SUM(CASE WHEN event_type = 'impression' THEN position ELSE 0 END) AS BIGINT) AS position_sum,
+  CAST(SUM(n_copies) AS BIGINT) AS n_rows,
+  CAST(SUM(n_copies - 1) AS BIGINT) AS n_duplicates
 FROM keyed
 GROUP BY reason, query, product_id
 """
@@ -121,8 +122,9 @@ WITH ok AS (
 ),
 agg AS (
   SELECT query_norm, MIN(query) AS query, product_id,
-    SUM(impressions) AS impressions, SUM(clicks) AS clicks, SUM(carts) AS carts,
-    SUM(purchases) AS purchases, SUM(position_sum) AS position_sum
+    CAST(SUM(impressions) AS BIGINT) AS impressions, CAST(SUM(clicks) AS BIGINT) AS clicks,
+    CAST(SUM(carts) AS BIGINT) AS carts, CAST(SUM(purchases) AS BIGINT) AS purchases,
+    CAST(SUM(position_sum) AS BIGINT) AS position_sum
   FROM ok
   GROUP BY query_norm, product_id
 ),
@@ -147,6 +149,15 @@ SELECT query_norm, query, product_id, impressions, clicks, carts, purchases, ctr
   (impressions >= {neg_min_impressions} AND mean_position <= {neg_max_position}
      AND clicks = 0 AND carts = 0 AND purchases = 0) AS is_negative
 FROM scored
+"""
+
+#: Drop accounting over ``partials`` and ``query_map``: rows and duplicate copies per reason, with
+#: ``blank`` marking kept rows whose query normalises to "" (dropped as ``null_or_empty_query``).
+SUMMARY_SQL = """
+SELECT p.reason, COALESCE(m.query_norm = '', FALSE) AS blank,
+  CAST(SUM(p.n_rows) AS BIGINT) AS n_rows, CAST(SUM(p.n_duplicates) AS BIGINT) AS n_duplicates
+FROM partials p LEFT JOIN query_map m ON p.query = m.query
+GROUP BY p.reason, COALESCE(m.query_norm = '', FALSE)
 """
 
 PAIR_COLUMNS = ["query", "query_norm", "product_id", "impressions", "clicks", "carts", "purchases", "ctr",
@@ -281,17 +292,14 @@ def _query_map(queries: Sequence[str | None]) -> pd.DataFrame:
     return pd.DataFrame({"query": qs, "query_norm": [normalize_query(q) for q in qs]})
 
 
-def _finish(partials: pd.DataFrame, pairs: pd.DataFrame, qmap: pd.DataFrame, engine: str) -> MiningResult:
-    partials = partials.copy()
-    for c in ("impressions", "clicks", "carts", "purchases", "position_sum", "n_rows", "n_duplicates"):
-        partials[c] = pd.to_numeric(partials[c]).fillna(0).astype("int64")
-    ok = partials[partials["reason"] == "ok"]
-    blank = set(qmap.loc[qmap["query_norm"] == "", "query"])
-    blank_rows = ok[ok["query"].isin(blank)]
-    dropped = {r: int(partials.loc[partials["reason"] == r, "n_rows"].sum()) for r in DROP_REASONS}
+def _finish(summary: pd.DataFrame, pairs: pd.DataFrame, engine: str) -> MiningResult:
+    summary = summary.astype({"n_rows": "int64", "n_duplicates": "int64", "blank": "bool"})
+    ok = summary[summary["reason"] == "ok"]
+    blank = ok[ok["blank"]]
+    dropped = {r: int(summary.loc[summary["reason"] == r, "n_rows"].sum()) for r in DROP_REASONS}
     dropped["duplicate"] = int(ok["n_duplicates"].sum())
-    dropped["null_or_empty_query"] += int(blank_rows["n_rows"].sum() - blank_rows["n_duplicates"].sum())
-    input_rows = int(partials["n_rows"].sum())
+    dropped["null_or_empty_query"] += int(blank["n_rows"].sum() - blank["n_duplicates"].sum())
+    input_rows = int(summary["n_rows"].sum())
     pairs = pairs.astype({"impressions": "int64", "clicks": "int64", "carts": "int64", "purchases": "int64",
                           "ctr": "float64", "wilson_lb": "float64", "mean_position": "float64",
                           "is_positive": "bool", "is_negative": "bool"})
@@ -342,13 +350,14 @@ def mine_duckdb(events_path: str | Path, product_ids: Sequence[str], params: Min
             flist = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             con.execute(f"CREATE OR REPLACE TEMP VIEW events AS SELECT {cols} FROM read_parquet([{flist}], "
                         "hive_partitioning = false, union_by_name = true)")
-            parts.append(con.execute(STAGE1_SQL).to_arrow_table())
+            parts.append(con.sql(STAGE1_SQL).to_arrow_table())
         partials = pa.concat_tables(parts, promote_options="permissive") if parts else None
         con.register("partials", partials)
-        qmap = _query_map(partials.column("query").to_pylist())
+        qmap = _query_map(pc.unique(partials.column("query")).to_pylist())
         con.register("query_map", pa.Table.from_pandas(qmap, preserve_index=False))
-        pairs = con.execute(stage2_sql(params)).to_arrow_table().to_pandas()
-        return _finish(partials.to_pandas(), pairs, qmap, "duckdb")
+        pairs = con.sql(stage2_sql(params)).to_arrow_table().to_pandas()
+        summary = con.sql(SUMMARY_SQL).to_arrow_table().to_pandas()
+        return _finish(summary, pairs, "duckdb")
     finally:
         if own:
             con.close()
@@ -399,17 +408,17 @@ def mine_spark(events_path: str | Path, product_ids: Sequence[str], params: Mini
         sp.createDataFrame([(p,) for p in sorted(set(map(str, product_ids)))],
                            "product_id string").createOrReplaceTempView("catalog")
         partials_df = sp.sql(STAGE1_SQL).cache()
-        partials = _spark_to_pandas(partials_df)
-        qmap = _query_map(partials["query"].tolist())
+        qmap = _query_map([r[0] for r in partials_df.select("query").distinct().collect()])
         sp.createDataFrame(list(qmap.itertuples(index=False, name=None)) or [("", "")],
                            "query string, query_norm string").createOrReplaceTempView("query_map")
         partials_df.createOrReplaceTempView("partials")
         pairs = _spark_to_pandas(sp.sql(stage2_sql(params)))
+        summary = _spark_to_pandas(sp.sql(SUMMARY_SQL))
         partials_df.unpersist()
         sp.catalog.dropTempView("events")
     if pairs.empty:
         pairs = pd.DataFrame({c: pd.Series(dtype="float64") for c in PAIR_COLUMNS})
-    return _finish(partials, pairs, qmap, "spark")
+    return _finish(summary, pairs, "spark")
 
 
 def mine_events(events_path: str | Path, product_ids: Sequence[str], params: MiningParams | None = None,
