@@ -65,7 +65,7 @@ def test_non_utf8_query_string_is_rejected(client):
     [
         ({"query": "drill", "filters": {"brand": "DEWALT"}}, 422, "Extra inputs are not permitted"),
         ({"query": "drill", "sort": "price"}, 422, "Extra inputs are not permitted"),
-        ({"query": "drill", "filters": {"store": "paris"}}, 400, "unknown store 'paris'"),
+        ({"query": "drill", "filters": {"store": "paris"}}, 404, "unknown store 'paris'"),
         ({"query": "drill", "filters": {"category": "Tools\x00"}}, 422, "control or surrogate"),
         ({"query": "drill\u2028\x0b"}, 422, "U+000B"),
         ({"query": "drill", "k": 1000}, 422, "less than or equal to 100"),
@@ -91,7 +91,7 @@ def test_health_index_and_openapi(client, service):
     assert info["n_vectors"] == service.engine.n and info["stores"] == ["atlanta"] and info["metric"] == "ip"
     spec = client.get("/openapi.json").json()
     get = spec["paths"]["/search"]["get"]
-    assert {"200", "400", "422", "503"} <= set(get["responses"])
+    assert {"200", "400", "404", "422", "503"} <= set(get["responses"])
     assert {p["name"] for p in get["parameters"]} >= {"q", "k", "mode", "category", "available_only", "store"}
     assert spec["components"]["schemas"]["SearchFilters"]["additionalProperties"] is False
 

@@ -26,13 +26,19 @@ from discovery_pipelines.serve.service import (
     MAX_CANDIDATES,
     MAX_K,
     MAX_QUERY_CHARS,
+    QUERY_PATTERN,
+    TEXT_PATTERN,
     Filters,
     NoIndexLoaded,
     QueryError,
     SearchResult,
     SearchService,
+    UnknownFilterValue,
     clean_query,
 )
+
+_Q = {"pattern": QUERY_PATTERN}
+_T = {"pattern": TEXT_PATTERN}
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +66,11 @@ class SearchFilters(BaseModel):
     """Restrictions applied inside retrieval (exact masked KNN / BM25 weight mask)."""
 
     model_config = ConfigDict(extra="forbid")
-    category: str | None = Field(None, min_length=1, max_length=300,
+    category: str | None = Field(None, min_length=1, max_length=300, json_schema_extra=_T,
                                  description="category_path prefix on ' > ' level boundaries, case-insensitive")
     available_only: bool = Field(False, description="only products whose 'available' column is true")
-    store: str | None = Field(None, min_length=1, max_length=100,
-                              description="only products whose 'store_<store>' column is true")
+    store: str | None = Field(None, min_length=1, max_length=100, json_schema_extra=_T,
+                              description="only products whose 'store_<store>' column is true (404 if unknown)")
     product_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
         None, max_length=100_000, description="a store's assortment: only these products (unknown ids ignored)")
 
@@ -76,7 +82,8 @@ class SearchFilters(BaseModel):
 
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    query: str = Field(..., min_length=1, max_length=MAX_QUERY_CHARS, description="free-text query")
+    query: str = Field(..., min_length=1, max_length=MAX_QUERY_CHARS, json_schema_extra=_Q,
+                       description="free-text query: a non-space character, no control characters but tab/newline")
     k: int = Field(10, ge=1, le=MAX_K, description="number of results")
     mode: ModeT = Field("hybrid", description="retriever: dense, bm25 or hybrid (reciprocal rank fusion)")
     candidates: int = Field(100, ge=1, le=MAX_CANDIDATES, description="hybrid: depth of each fused list")
@@ -92,13 +99,14 @@ class SearchParams(BaseModel):
     """Query-string form of :class:`SearchRequest` (no ``product_ids``; use POST for assortments)."""
 
     model_config = ConfigDict(extra="forbid")
-    q: str = Field(..., min_length=1, max_length=MAX_QUERY_CHARS, description="free-text query")
+    q: str = Field(..., min_length=1, max_length=MAX_QUERY_CHARS, json_schema_extra=_Q,
+                   description="free-text query: a non-space character, no control characters but tab/newline")
     k: int = Field(10, ge=1, le=MAX_K)
     mode: ModeT = "hybrid"
     candidates: int = Field(100, ge=1, le=MAX_CANDIDATES)
-    category: str | None = Field(None, min_length=1, max_length=300)
+    category: str | None = Field(None, min_length=1, max_length=300, json_schema_extra=_T)
     available_only: bool = False
-    store: str | None = Field(None, min_length=1, max_length=100)
+    store: str | None = Field(None, min_length=1, max_length=100, json_schema_extra=_T)
 
     @field_validator("q")
     @classmethod
@@ -170,7 +178,8 @@ class ReloadResponse(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "a filter this index cannot apply"},
+    400: {"model": ErrorResponse, "description": "a filter this index cannot apply (column not exported)"},
+    404: {"model": ErrorResponse, "description": "a filter value this index does not know (e.g. a store)"},
     503: {"model": ErrorResponse, "description": "no index loaded yet"},
 }
 
@@ -222,6 +231,10 @@ def create_app(service: SearchService, *, watch: bool = False) -> FastAPI:
     @app.exception_handler(NoIndexLoaded)
     async def _no_index(_: Request, exc: NoIndexLoaded) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(UnknownFilterValue)
+    async def _unknown_value(_: Request, exc: UnknownFilterValue) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
 
     @app.exception_handler(QueryError)
     async def _bad_query(_: Request, exc: QueryError) -> JSONResponse:

@@ -46,11 +46,21 @@ RRF_C = 60.0
 DEFAULT_MODEL_DIR = Path(os.environ.get("DISCOVERY_MODEL_DIR", "data/06_models/production"))
 DEFAULT_INDEX_DIR = Path(os.environ.get("DISCOVERY_INDEX_DIR", "data/07_model_output/index"))
 _ALLOWED_CC = {"\t", "\n", "\r"}
+_CTRL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+#: The rule :func:`clean_query` enforces, as a regex for the OpenAPI spec (ECMA-262 and Python ``re``):
+#: no control characters but tab/LF/CR, and at least one non-whitespace character.
+QUERY_PATTERN = rf"^[^{_CTRL}]*[^\s{_CTRL}][^{_CTRL}]*$"
+#: Filter text (category, store): no control characters at all.
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
 
 class QueryError(ValueError):
     """The request cannot be served as asked (bad query text, k, mode or a filter this index
     cannot apply). Maps to HTTP 4xx; the message says what to change."""
+
+
+class UnknownFilterValue(QueryError):
+    """A filter names something the loaded index does not hold (e.g. a store): HTTP 404."""
 
 
 class NoIndexLoaded(RuntimeError):
@@ -217,7 +227,7 @@ class SearchEngine:
         if filters.store:
             col = f"store_{filters.store}"
             if col not in self.loaded.ids.columns:
-                raise QueryError(f"unknown store {filters.store!r}; this index knows stores {self.stores}")
+                raise UnknownFilterValue(f"unknown store {filters.store!r}; this index knows stores {self.stores}")
             mask &= self.loaded.ids[col].fillna(False).astype(bool).to_numpy()
         if filters.product_ids is not None:
             sel = np.zeros(self.n, dtype=bool)
