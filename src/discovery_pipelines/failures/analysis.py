@@ -113,7 +113,8 @@ def analyse_failures(
     pq = per_query[per_query["retriever"] == retriever].copy()
     pq["query_id"] = pq["query_id"].astype(str)
     split_of = dict(zip(queries["query_id"].astype(str), queries["split"]))
-    pq["split"] = pq["query_id"].map(split_of).fillna(pq["split"] if "split" in pq.columns else None)
+    mapped = pq["query_id"].map(split_of)
+    pq["split"] = mapped.fillna(pq["split"]) if "split" in pq.columns else mapped
     pq = pq[pq["split"] == eval_split]
     if pq.empty:
         have = sorted(per_query["retriever"].unique().tolist())
