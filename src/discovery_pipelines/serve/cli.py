@@ -88,9 +88,18 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     poll: Annotated[float, typer.Option(help="seconds between index manifest checks (hot swap); 0 = off")] = 2.0,
     device: Annotated[Optional[str], typer.Option(help="torch device for exact search (default cuda if present)")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="torch and faiss CPU threads per operation "
+                                                        "(1 = lowest latency on a shared box)")] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json) with hot swap of newly promoted indexes."""
     import uvicorn
+
+    if threads:
+        import faiss
+        import torch
+
+        torch.set_num_threads(threads)
+        faiss.omp_set_num_threads(threads)
 
     from discovery_pipelines.index import IndexLoadError
     from discovery_pipelines.serve.api import create_app
