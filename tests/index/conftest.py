@@ -46,13 +46,17 @@ def small_catalogue(ds, n_queries: int = 30, n_other: int = 300) -> tuple[pd.Dat
 
 @pytest.fixture(scope="session", autouse=True)
 def _faiss_one_thread():
-    """faiss' OpenMP threads spin against the other processes on a shared 2-core box."""
+    """faiss (OpenMP) and torch threads spin against other processes on a shared 2-core box."""
     import faiss
 
-    n = faiss.omp_get_max_threads()
+    import torch
+
+    n, nt = faiss.omp_get_max_threads(), torch.get_num_threads()
     faiss.omp_set_num_threads(1)
+    torch.set_num_threads(1)
     yield
     faiss.omp_set_num_threads(n)
+    torch.set_num_threads(nt)
 
 
 @pytest.fixture(scope="session")
