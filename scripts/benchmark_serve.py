@@ -253,6 +253,10 @@ def main() -> None:
         "http_bm25_p50_over_bm25s_p50": round(res["http"]["bm25"]["p50_ms"] / bare["bm25s_k10"]["p50_ms"], 2),
         "http_minus_engine_dense_p50_ms": round(res["http"]["dense"]["p50_ms"] - res["engine"]["dense"]["p50_ms"], 2),
     }
+    for mode in ("dense", "bm25", "hybrid"):  # same process, same moment: HTTP + JSON cost alone
+        h = res["http"][mode]
+        ratios[f"http_{mode}_p50_over_server_engine_p50"] = round(h["p50_ms"] / h["server_engine_p50_ms"], 2)
+        ratios[f"http_{mode}_minus_server_engine_p50_ms"] = round(h["p50_ms"] - h["server_engine_p50_ms"], 2)
     out = {
         "what": "search service load test on loopback, Home Depot full catalogue, k=10",
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -265,6 +269,8 @@ def main() -> None:
                      "distinct_queries": len(queries), "dense_backend_in_service": "torch-exact-cpu"},
         "results": res,
         "overhead_ratios": ratios,
+        "note": "shared 2-core machine; see machine.load_*: torch on a busy core is 3-4x slower, so "
+                "compare levels within one run, not across runs",
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "torch": torch.__version__, "faiss": faiss.__version__,
                     "load_before": load_before, "load_after": machine_load()},
