@@ -105,7 +105,7 @@ def print_budget(budget: pd.DataFrame, title: str = "Synthetic pair budget", ech
                   f"{r.language_factor:g}", f"{r.share:.3f}", str(r.n_pairs))
     t.add_row("total", "", "", "", "", "", "", str(int(budget["n_pairs"].sum()) if len(budget) else 0))
     if echo:
-        Console().print(t)
+        Console(width=max(120, Console().width)).print(t)
     rec = Console(record=True, width=120, file=io.StringIO())
     rec.print(t)
     return rec.export_text()
