@@ -256,7 +256,8 @@ class RulesGenerator:
         out = []
         for q in c:
             q = " ".join(q.split())
-            if q and q != title_low and len(q) >= 3:
+            words = [re.sub(r"(?:'s|s)$", "", w) for w in q.split() if w.isalpha()]
+            if q and q != title_low and len(q) >= 3 and len(set(words)) == len(words):  # no "men for men"
                 out.append(q)
         return list(dict.fromkeys(out))
 
