@@ -5,6 +5,10 @@ usable without Kedro; ``pipelines/`` only wires them into Kedro nodes.
 """
 
 import os as _os
+import warnings as _warnings
+
+# pandera imports pyspark.pandas when pyspark is installed; its pandas-3 notice is not ours to act on.
+_warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas.*")
 
 # Model weights are never fetched at run time: everything loads from installed paths.
 _os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -16,6 +16,8 @@ CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     "custom_resolvers": {"env": _env},
+    # conf/ci and conf/local override single keys of a block instead of replacing the whole block
+    "merge_strategy": {"parameters": "soft", "catalog": "soft"},
 }
 
 

@@ -216,7 +216,8 @@ def write_report(fa: FailureAnalysis, out_dir: str | Path, *, min_queries: int =
     fig, ax = plt.subplots(figsize=(8, max(3, 0.35 * len(st) + 1)))
     colors = ["#c0504d" if k == "rule" else "#4f81bd" for k in st["kind"]]
     ax.barh(st["group"], st["not_good_rate"], color=colors,
-            xerr=[st["not_good_rate"] - st["rate_ci_low"], st["rate_ci_high"] - st["not_good_rate"]],
+            xerr=[(st["not_good_rate"] - st["rate_ci_low"]).clip(lower=0),
+                  (st["rate_ci_high"] - st["not_good_rate"]).clip(lower=0)],
             error_kw={"elinewidth": 0.8, "ecolor": "#555"})
     for y, (r, n) in enumerate(zip(st["not_good_rate"], st["n_queries"])):
         ax.text(min(r + 0.02, 0.95), y, f"n={n}", va="center", fontsize=7)

@@ -13,7 +13,9 @@ from discovery_pipelines.splits import assign_splits
 def load_source(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Read the configured source through its adapter; returns validated (products, queries, qrels).
 
-    ``params``: ``source`` (adapter name), ``path``, ``esci_gains``, ``max_queries`` (deterministic cap).
+    ``params``: ``source`` (adapter name), ``path``, ``esci_gains``, ``max_queries`` (deterministic cap),
+    ``max_products`` (cap on the catalogue for quick runs: every judged product of the kept queries
+    plus a seeded sample of the others).
 
     Raises:
         ValueError: unknown source. FileNotFoundError / ContractError from the adapter.
@@ -36,7 +38,15 @@ def load_source(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     if cap and len(queries) > int(cap):
         queries = queries.sample(n=int(cap), random_state=0).sort_index().reset_index(drop=True)
         qrels = qrels[qrels["query_id"].isin(set(queries["query_id"]))].reset_index(drop=True)
-    return ds.products, queries, qrels
+    products = ds.products
+    pcap = params.get("max_products")
+    if pcap and len(products) > int(pcap):
+        judged = products["product_id"].isin(set(qrels["product_id"]))
+        others = products[~judged]
+        n_other = max(0, int(pcap) - int(judged.sum()))
+        products = pd.concat([products[judged], others.sample(n=min(n_other, len(others)), random_state=0)])
+        products = products.sort_index().reset_index(drop=True)
+    return products, queries, qrels
 
 
 def split_queries(queries: pd.DataFrame, split_params: dict[str, Any]) -> pd.DataFrame:

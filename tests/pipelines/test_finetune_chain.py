@@ -1,0 +1,76 @@
+"""The whole main job (`kedro run --pipeline=finetune --env=ci`) on a small real Home Depot slice.
+
+Runs in a scratch copy of the project (its own conf/ and data/), so the developer's data is untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("DISCOVERY_DATA_ROOT", PROJECT_ROOT.parent / "shared" / "datasets")).resolve()
+
+
+@pytest.fixture(scope="module")
+def ci_project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", root / "pyproject.toml")
+    (root / "src").mkdir()  # the package itself is imported from the installed (editable) project
+    shutil.copytree(PROJECT_ROOT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
+    (root / "conf" / "local").mkdir()
+    for layer in ("01_raw", "02_intermediate", "03_primary", "04_feature", "05_model_input", "06_models",
+                  "07_model_output", "08_reporting"):
+        (root / "data" / layer).mkdir(parents=True)
+    # reuse the developer's embedding cache when there is one (content-keyed, so always safe)
+    cache = PROJECT_ROOT / "data" / "07_model_output" / "embedding_cache"
+    if cache.exists():
+        (root / "data" / "07_model_output" / "embedding_cache").symlink_to(cache)
+    return root
+
+
+def _kedro(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DISCOVERY_DATA_ROOT=str(data_root()), KEDRO_DISABLE_TELEMETRY="true",
+               MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}")
+    kedro = Path(sys.executable).with_name("kedro")
+    return subprocess.run([str(kedro), "run", *args], cwd=root, env=env, capture_output=True, text=True, timeout=1500)
+
+
+@pytest.mark.slow
+def test_finetune_chain_ci(ci_project: Path):
+    proc = _kedro(ci_project, "--pipeline=finetune", "--env=ci")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    rep = ci_project / "data" / "08_reporting"
+    gate = json.loads((rep / "finetune" / "gate.json").read_text())
+    metrics = json.loads((rep / "finetune" / "metrics.json").read_text())
+    assert set(metrics["by_split"]["dev"]) == {"base", "reference", "candidate"}
+    for m in metrics["by_split"]["dev"].values():
+        assert 0.0 < m["ndcg@10"] <= 1.0
+    assert set(gate["checks"]) == {"dev_gain", "good_to_not_good_flips", "regression_ndcg_loss"}
+    promoted = gate["promotion"]["promoted"]
+    assert promoted == gate["passed"]
+    index_dir = ci_project / "data" / "07_model_output" / "index"
+    assert (index_dir / "manifest.json").exists() == promoted
+    assert (ci_project / "data" / "06_models" / "production" / "modules.json").exists() == promoted
+    # every upstream stage produced its report
+    for f in ("evaluate/metrics.json", "log_mining/report.json", "failure_analysis", "synthetic", "finetune/report.md"):
+        assert (rep / f).exists(), f
+    pairs_stats = json.loads((rep / "finetune" / "training_pair_stats.json").read_text())
+    assert pairs_stats["kept"].get("qrels", 0) > 0
+
+    # second run with nothing changed: every node is skipped by the stage cache
+    proc2 = _kedro(ci_project, "--pipeline=finetune", "--env=ci")
+    assert proc2.returncode == 0, proc2.stderr[-4000:]
+    last = json.loads((ci_project / "data" / ".stage_cache" / "last_run.json").read_text())
+    statuses = [n["status"] for n in last["nodes"]] if isinstance(last.get("nodes"), list) else [
+        v["status"] for v in last["nodes"].values()]
+    assert statuses and all(s == "skipped" for s in statuses), statuses

@@ -1,0 +1,99 @@
+"""Training data assembly, cosine-band hard negatives, the regression gate and a short real fine-tune."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from discovery_pipelines.text import normalize_query
+from discovery_pipelines.training.data import assemble_pairs, known_positives
+from discovery_pipelines.training.gate import regression_gate
+from discovery_pipelines.training.negatives import judged_negatives, mine_band_negatives
+
+
+def test_pairs_provenance_dedup_no_leakage(hd_small):
+    q, r, p = hd_small.queries, hd_small.qrels, hd_small.products
+    dev_text = q[q["split"] == "dev"]["text"].iloc[0]
+    train_q = q[q["split"] == "train"].iloc[0]
+    pid = r[r["query_id"] == train_q["query_id"]]["product_id"].iloc[0]
+    mined = pd.DataFrame({"query": [dev_text.upper(), train_q["text"], "brand new log query"],
+                          "product_id": [pid, pid, pid]})
+    synth = pd.DataFrame({"query": ["whiite shrt", "x"], "product_id": [pid, "no-such-product"],
+                          "group": ["misspelling", "color"], "accepted": [True, True]})
+    pairs, stats = assemble_pairs(p, q, r, mined, synth, qrels_min_gain=2.5)
+    held = {normalize_query(t) for t, s in zip(q["text"], q["split"]) if s != "train"}
+    assert not set(pairs["query_norm"]) & held
+    assert stats["dropped_leakage"].get("log") == 1
+    assert stats["dropped_unknown_product"].get("synthetic") == 1
+    assert not pairs.duplicated(["query_norm", "product_id"]).any()
+    # the (train query, pid) pair exists in qrels and logs: qrels wins the de-duplication
+    row = pairs[(pairs["query_norm"] == normalize_query(train_q["text"])) & (pairs["product_id"] == pid)]
+    if (r[(r["query_id"] == train_q["query_id"]) & (r["product_id"] == pid)]["gain"] >= 2.5).any():
+        assert row["source"].tolist() == ["qrels"]
+    assert {"log", "synthetic"} <= set(pairs["source"])
+    assert pairs["positive"].notna().all()
+
+
+def test_band_negatives_respect_band_and_exclusions(hd_small, minilm_path, tmp_path):
+    q, r, p = hd_small.queries, hd_small.qrels, hd_small.products
+    pairs, _ = assemble_pairs(p, q, r, None, None, qrels_min_gain=2.5, max_pairs=80)
+    exclude = known_positives(r, q, pairs, 2.0)
+    out, stats = mine_band_negatives(str(minilm_path), pairs, p, exclude, min_score=0.3, max_score=0.7,
+                                     num_negatives=2, cache_dir=tmp_path)
+    assert stats["anchors"] == 80 and stats["coverage"] > 0.5
+    assert 0.3 <= stats["negative_score_quantiles"]["0.1"] and stats["negative_score_quantiles"]["0.9"] <= 0.7
+    for qn, n1, n2 in zip(out["query_norm"], out["negative_id_1"], out["negative_id_2"]):
+        for n in (n1, n2):
+            assert n is None or n not in exclude.get(qn, set())
+    pref = judged_negatives(r, q, 1.67)
+    out2, stats2 = mine_band_negatives(str(minilm_path), pairs, p, exclude, num_negatives=1, cache_dir=tmp_path,
+                                       preferred=pref)
+    judged_used = [n in pref.get(qn, []) for qn, n in zip(out2["query_norm"], out2["negative_id_1"])]
+    assert sum(judged_used) == stats2["preferred_negatives_used"] > 0
+
+
+def _per_query(values: dict[tuple[str, str], float]) -> pd.DataFrame:
+    rows = [{"split": s, "query_id": q, "text": q, "ndcg@10": v, "verdict": "Good" if v >= 0.5 else "Not Good"}
+            for (s, q), v in values.items()]
+    return pd.DataFrame(rows)
+
+
+def test_gate_decisions():
+    prod = _per_query({("dev", "a"): 0.2, ("dev", "b"): 0.4, ("holdout", "c"): 0.9, ("holdout", "d"): 0.6,
+                       ("holdout", "e"): 0.1})
+    better = _per_query({("dev", "a"): 0.5, ("dev", "b"): 0.5, ("holdout", "c"): 0.9, ("holdout", "d"): 0.61,
+                         ("holdout", "e"): 0.0})
+    g = regression_gate(prod, better, min_dev_gain=0.02, max_flips=0, max_ndcg_loss=0.005)
+    assert g["passed"] and g["regression_holdout"]["n_queries"] == 2
+    flip = better.copy()
+    flip.loc[(flip["query_id"] == "d"), ["ndcg@10", "verdict"]] = [0.45, "Not Good"]
+    g2 = regression_gate(prod, flip, min_dev_gain=0.02, max_flips=0, max_ndcg_loss=0.5)
+    assert not g2["passed"] and g2["flips"][0]["query_id"] == "d"
+    assert not g2["checks"]["good_to_not_good_flips"]["passed"]
+    with pytest.raises(ValueError, match="different queries"):
+        regression_gate(prod, better.iloc[:-1])
+
+
+@pytest.mark.slow
+def test_short_finetune_and_resume(hd_small, minilm_path, tmp_path):
+    import torch
+
+    from discovery_pipelines.models import load_model
+    from discovery_pipelines.training.trainer import TrainConfig, train
+
+    torch.set_num_threads(2)
+    q, r, p = hd_small.queries, hd_small.qrels, hd_small.products
+    pairs, _ = assemble_pairs(p, q, r, None, None, qrels_min_gain=2.5, max_pairs=96)
+    cfg = TrainConfig(batch_size=16, max_steps=4, eval_steps=2, learning_rate=5e-5, max_seq_length=32,
+                      early_stopping_patience=None, logging_steps=1)
+    res = train(str(minilm_path), pairs, tmp_path / "run", cfg)
+    assert (res.model_dir / "modules.json").exists()
+    assert any("loss" in h for h in res.history) and res.examples == 64
+    base, tuned = load_model(str(minilm_path)), load_model(res.model_dir)
+    a = base.encode(["cordless drill"], normalize_embeddings=True)
+    b = tuned.encode(["cordless drill"], normalize_embeddings=True)
+    assert not np.allclose(a, b) and float((a @ b.T).item()) > 0.9   # moved, but not destroyed (low LR)
+    # a checkpoint exists at step 4; a new call resumes from it instead of starting over
+    res2 = train(str(minilm_path), pairs, tmp_path / "run", cfg)
+    assert res2.resumed_from is not None and res2.resumed_from.endswith("checkpoint-4")
