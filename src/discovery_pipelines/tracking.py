@@ -49,11 +49,17 @@ def register_model(model_dir: str | Path, name: str, alias: str = "production") 
     if mlflow is None:
         return None
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     run = mlflow.active_run()
     mlflow.log_artifacts(str(model_dir), artifact_path="model")
-    mv = mlflow.register_model(f"runs:/{run.info.run_id}/model", name)
-    MlflowClient().set_registered_model_alias(name, alias, mv.version)
+    client = MlflowClient()
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description="domain-tuned product-search embedding model")
+    mv = client.create_model_version(name, mlflow.get_artifact_uri("model"), run_id=run.info.run_id)
+    client.set_registered_model_alias(name, alias, mv.version)
     return int(mv.version)
 
 

@@ -19,7 +19,7 @@ from discovery_pipelines.models import load_model, model_fingerprint  # noqa: E4
 from discovery_pipelines.reporting import markdown_table, metrics_bar_plot  # noqa: E402
 from discovery_pipelines.training.data import assemble_pairs, known_positives  # noqa: E402
 from discovery_pipelines.training.gate import regression_gate  # noqa: E402
-from discovery_pipelines.training.negatives import mine_band_negatives  # noqa: E402
+from discovery_pipelines.training.negatives import judged_negatives, mine_band_negatives  # noqa: E402
 from discovery_pipelines.training.trainer import TrainConfig, build_ir_evaluator, train  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -44,15 +44,18 @@ def add_hard_negatives(
     pairs: pd.DataFrame, products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
     params: dict[str, Any], model_params: dict[str, Any],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Mine ``num_negatives`` cosine-band negatives per anchor with the production model."""
+    """Hard negatives per anchor: judged-irrelevant products of the query first (when
+    ``judged_max_gain`` is set), then cosine-band negatives of the production model."""
     if int(params.get("num_negatives", 0)) <= 0:
         return pairs, {"skipped": True}
     exclude = known_positives(qrels, queries, pairs, float(params["exclude_min_gain"]))
+    jmax = params.get("judged_max_gain")
+    preferred = judged_negatives(qrels, queries, float(jmax)) if jmax is not None else None
     return mine_band_negatives(
         model_params["production"], pairs, products, exclude,
         min_score=float(params["min_score"]), max_score=float(params["max_score"]),
         num_negatives=int(params["num_negatives"]), candidates=int(params.get("candidates", 100)),
-        sampling=params.get("sampling", "top"), cache_dir=model_params.get("cache_dir"),
+        sampling=params.get("sampling", "top"), cache_dir=model_params.get("cache_dir"), preferred=preferred,
     )
 
 
