@@ -1,81 +1,10 @@
-"""Fixtures for index tests: a small real Home Depot catalogue with filter columns, encoded once
-by all-MiniLM-L6-v2 (embedding cache under data/07_model_output/embedding_cache)."""
+"""Service fixtures on top of the shared small-index fixtures in tests/conftest.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CACHE_DIR = PROJECT_ROOT / "data" / "07_model_output" / "embedding_cache"
-
-# Keyword -> category path; Home Depot ships no taxonomy, so tests derive a realistic one from titles.
-CATEGORY_RULES = (
-    ("drill", "Tools > Power Tools > Drills"),
-    ("saw", "Tools > Power Tools > Saws"),
-    ("paint", "Paint > Interior Paint"),
-    ("bulb", "Lighting > Light Bulbs"),
-    ("light", "Lighting > Fixtures"),
-    ("faucet", "Bath > Faucets"),
-    ("toilet", "Bath > Toilets"),
-)
-
-
-def small_catalogue(ds, n_queries: int = 30, n_other: int = 300) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(products, queries, qrels): every product judged for ``n_queries`` real queries plus
-    ``n_other`` unjudged ones, with derived ``category_path``, ``available`` and ``store_atlanta``."""
-    q = ds.queries.sort_values("query_id").head(n_queries).reset_index(drop=True)
-    qr = ds.qrels[ds.qrels["query_id"].isin(set(q["query_id"]))].reset_index(drop=True)
-    judged = set(qr["product_id"])
-    p = ds.products
-    other = p[~p["product_id"].isin(judged)].sample(n=n_other, random_state=1)
-    prods = pd.concat([p[p["product_id"].isin(judged)], other]).reset_index(drop=True)
-    low = prods["title"].str.lower()
-    cat = pd.Series("Other > Misc", index=prods.index)
-    for kw, path in reversed(CATEGORY_RULES):
-        cat[low.str.contains(kw, regex=False)] = path
-    prods["category_path"] = cat
-    num = prods["product_id"].astype(int)
-    prods["available"] = (num % 3) != 0
-    prods["store_atlanta"] = (num % 2) == 0
-    return prods, q, qr
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _faiss_one_thread():
-    """faiss (OpenMP) and torch threads spin against other processes on a shared 2-core box."""
-    import faiss
-
-    import torch
-
-    n, nt = faiss.omp_get_max_threads(), torch.get_num_threads()
-    faiss.omp_set_num_threads(1)
-    torch.set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(n)
-    torch.set_num_threads(nt)
-
-
-@pytest.fixture(scope="session")
-def st_model(minilm_path):
-    from discovery_pipelines.models import load_model
-
-    return load_model(str(minilm_path), device="cpu")
-
-
-@pytest.fixture(scope="session")
-def catalogue(hd_small):
-    return small_catalogue(hd_small)
-
-
-@pytest.fixture(scope="session")
-def catalogue_emb(catalogue, st_model) -> np.ndarray:
-    from discovery_pipelines.embeddings import encode, product_texts
-
-    return encode(st_model, product_texts(catalogue[0]), cache_dir=CACHE_DIR, show_progress=False)
 
 
 @pytest.fixture(scope="session")
