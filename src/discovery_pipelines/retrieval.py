@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import logging
+
 import numpy as np
+
+# bm25s logs one INFO line per stop-word-only query ("The query is empty"); those rows are simply empty.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 Run = tuple[np.ndarray, np.ndarray]
 
