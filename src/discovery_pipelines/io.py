@@ -67,3 +67,13 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False, compression="zstd")
     return Path(path)
+
+
+def write_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 110) -> Path:
+    """Atomically save a matplotlib figure as PNG, then close it. Returns the final path."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    plt.close(fig)
+    return Path(path)

@@ -209,7 +209,7 @@ def write_report(fa: FailureAnalysis, out_dir: str | Path, *, min_queries: int =
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from discovery_pipelines.io import atomic_path, write_json, write_text
+    from discovery_pipelines.io import write_figure, write_json, write_text
 
     out = Path(out_dir)
     st = fa.stats[fa.stats["n_queries"] >= min_queries].sort_values("not_good_rate", ascending=True)
@@ -227,10 +227,7 @@ def write_report(fa: FailureAnalysis, out_dir: str | Path, *, min_queries: int =
     ax.set_title(f"Failure groups — retriever={fa.meta['retriever']} (red: rules, blue: clusters)")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    png = out / "not_good_rate.png"
-    with atomic_path(png) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    png = write_figure(fig, out / "not_good_rate.png")
 
     m = fa.meta
     lines = [

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from discovery_pipelines.io import atomic_path, write_json, write_text
+from discovery_pipelines.io import atomic_path, write_figure, write_json, write_text
 
 
 def write_synthetic_report(budget: pd.DataFrame, acceptance: pd.DataFrame, qc: pd.DataFrame,
@@ -33,10 +33,7 @@ def write_synthetic_report(budget: pd.DataFrame, acceptance: pd.DataFrame, qc: p
     ax.set_title("Synthetic pairs per failure group")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    png = out / "acceptance.png"
-    with atomic_path(png) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    png = write_figure(fig, out / "acceptance.png")
     with atomic_path(out / "budget.csv") as tmp:
         budget.to_csv(tmp, index=False)
 
