@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from discovery_pipelines import metrics as M
@@ -143,4 +142,4 @@ def top_k_frame(query_ids: Sequence[str], run: Run, retriever: str, k: int = 10)
     return pd.DataFrame(rows, columns=["query_id", "rank", "product_id", "score", "retriever"])
 
 
-__all__ = ["evaluate", "EvaluationResult", "dense_run", "top_k_frame", "DEFAULT_GOOD_RULE", "RETRIEVERS", "np"]
+__all__ = ["evaluate", "EvaluationResult", "dense_run", "top_k_frame", "DEFAULT_GOOD_RULE", "RETRIEVERS"]
