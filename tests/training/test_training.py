@@ -53,6 +53,78 @@ def test_band_negatives_respect_band_and_exclusions(hd_small, minilm_path, tmp_p
     assert sum(judged_used) == stats2["preferred_negatives_used"] > 0
 
 
+def test_round_robin_sampling_covers_more_queries(hd_small):
+    q, r, p = hd_small.queries, hd_small.qrels, hd_small.products
+    budget = 60
+    rnd, _ = assemble_pairs(p, q, r, None, None, qrels_min_gain=2.0, caps={"qrels": budget})
+    rr, stats = assemble_pairs(p, q, r, None, None, qrels_min_gain=2.0, caps={"qrels": budget},
+                               qrels_sampling="round_robin")
+    assert len(rnd) == len(rr) == budget == stats["n_pairs"]
+    train_q = q[q["split"] == "train"]
+    eligible = r[(r["gain"] >= 2.0) & r["query_id"].isin(set(train_q["query_id"]))]
+    n_eligible_queries = eligible["query_id"].nunique()
+    # round robin repeats no query before every eligible query has one pair
+    assert rr["query_norm"].nunique() == min(budget, n_eligible_queries)
+    assert rr["query_norm"].nunique() >= rnd["query_norm"].nunique()
+    # ... and each query's first pair is its best-judged product
+    text_of = dict(zip(train_q["query_id"], train_q["text"].map(normalize_query)))
+    best = eligible.assign(qn=eligible["query_id"].map(text_of)).groupby("qn")["gain"].max()
+    gain_of = {(text_of[a], b): g for a, b, g in zip(eligible["query_id"], eligible["product_id"], eligible["gain"])}
+    got = rr.groupby("query_norm").apply(lambda g: max(gain_of[(g.name, pid)] for pid in g["product_id"]))
+    assert (got == best[got.index]).all()
+    with pytest.raises(ValueError, match="qrels_sampling"):
+        assemble_pairs(p, q, r, None, None, qrels_sampling="popular")
+
+
+def test_positive_aware_ceiling(hd_small, minilm_path, tmp_path):
+    from discovery_pipelines.models import load_model
+
+    q, r, p = hd_small.queries, hd_small.qrels, hd_small.products
+    pairs, _ = assemble_pairs(p, q, r, None, None, qrels_min_gain=2.5, max_pairs=80)
+    exclude = known_positives(r, q, pairs, 2.0)
+    out, stats = mine_band_negatives(str(minilm_path), pairs, p, exclude, min_score=0.2, max_score=0.9,
+                                     num_negatives=1, cache_dir=tmp_path, max_relative=0.9)
+    assert stats["max_relative"] == 0.9 and stats["anchors_with_all_negatives"] > 0
+    st = load_model(str(minilm_path))
+    title = dict(zip(p["product_id"], p["title"]))
+    has = out["negative_id_1"].notna()
+    qe = st.encode(out.loc[has, "query"].tolist(), normalize_embeddings=True)
+    pe = st.encode(out.loc[has, "positive"].tolist(), normalize_embeddings=True)
+    ne = st.encode([title[i] for i in out.loc[has, "negative_id_1"]], normalize_embeddings=True)
+    pos, neg = (qe * pe).sum(1), (qe * ne).sum(1)
+    assert (neg <= 0.9 * pos + 1e-4).all()          # never closer than 90 % of the positive's score
+    assert (neg >= 0.2 - 1e-4).all() and (neg <= 0.9 + 1e-4).all()
+    # random fill: every anchor keeps a negative, never one of its known positives
+    filled, fstats = mine_band_negatives(str(minilm_path), pairs, p, exclude, min_score=0.2, max_score=0.9,
+                                         num_negatives=1, cache_dir=tmp_path, max_relative=0.9, fill_random=True)
+    assert fstats["coverage"] == 1.0
+    assert fstats["random_fill"] == stats["anchors"] - stats["anchors_with_all_negatives"] > 0
+    assert all(n not in exclude.get(qn, set()) for qn, n in zip(filled["query_norm"], filled["negative_id_1"]))
+
+
+def test_wise_ft_interpolation(minilm_path):
+    import torch
+
+    from discovery_pipelines.models import load_model
+    from discovery_pipelines.training.interpolate import interpolate_weights
+
+    base = load_model(str(minilm_path))
+    tuned = interpolate_weights(base, base, 1.0)
+    with torch.no_grad():
+        for prm in tuned.parameters():
+            prm.add_(0.01)
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    half = interpolate_weights(base, tuned, 0.5)
+    key = next(k for k in base.state_dict() if k.endswith("layer.0.attention.self.query.weight"))
+    sb, st, sh = base.state_dict(), tuned.state_dict(), half.state_dict()
+    assert torch.allclose(sh[key], (sb[key] + st[key]) / 2, atol=1e-6)
+    assert all(torch.equal(before[k], v) for k, v in base.state_dict().items())   # inputs untouched
+    assert torch.equal(interpolate_weights(base, tuned, 0.0).state_dict()[key], sb[key])
+    assert half.max_seq_length == base.max_seq_length
+    with pytest.raises(ValueError, match="alpha"):
+        interpolate_weights(base, tuned, 1.5)
+
+
 def _per_query(values: dict[tuple[str, str], float]) -> pd.DataFrame:
     rows = [{"split": s, "query_id": q, "text": q, "ndcg@10": v, "verdict": "Good" if v >= 0.5 else "Not Good"}
             for (s, q), v in values.items()]
@@ -94,6 +166,7 @@ def test_short_finetune_and_resume(hd_small, minilm_path, tmp_path):
     a = base.encode(["cordless drill"], normalize_embeddings=True)
     b = tuned.encode(["cordless drill"], normalize_embeddings=True)
     assert not np.allclose(a, b) and float((a @ b.T).item()) > 0.9   # moved, but not destroyed (low LR)
+    assert tuned.max_seq_length == base.max_seq_length   # training truncation does not shorten inference
     # a checkpoint exists at step 4; a new call resumes from it instead of starting over
     res2 = train(str(minilm_path), pairs, tmp_path / "run", cfg)
     assert res2.resumed_from is not None and res2.resumed_from.endswith("checkpoint-4")

@@ -42,6 +42,7 @@ def assemble_pairs(
     priority: Sequence[str] = ("qrels", "log", "synthetic"),
     max_pairs: int | None = None,
     seed: int = 13,
+    qrels_sampling: str = "random",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Training pairs with provenance.
 
@@ -54,20 +55,31 @@ def assemble_pairs(
         synthetic_pairs: generated pairs (query, product_id, group, ...), or None.
         caps: max pairs per source (None = all), applied after de-duplication with a seeded shuffle.
         max_pairs: overall cap after caps (seeded sample, stratified by nothing).
+        qrels_sampling: which qrels pairs a cap keeps. ``random``: a seeded uniform sample (a query
+            with many judged products gets many pairs). ``round_robin``: every query's best-judged
+            product first (highest gain, ties at random), then every query's second best, and so on,
+            so a budget covers as many distinct queries as it can before it repeats one.
 
     Returns:
         (pairs DataFrame with :data:`PAIR_COLUMNS`, stats dict with counts per source and drops).
 
     Raises:
-        ValueError: a pair references a product id missing from ``products`` in every source.
+        ValueError: unknown ``qrels_sampling``.
     """
+    if qrels_sampling not in ("random", "round_robin"):
+        raise ValueError(f"qrels_sampling must be 'random' or 'round_robin', got {qrels_sampling!r}")
     caps = dict(caps or {})
     stats: dict[str, Any] = {"in": {}, "dropped_leakage": {}, "dropped_unknown_product": {}, "kept": {}}
     split_of = dict(zip(queries["query_id"], queries["split"]))
     text_of = dict(zip(queries["query_id"], queries["text"]))
     frames = []
     q = qrels[(qrels["gain"] >= qrels_min_gain) & (qrels["query_id"].map(split_of) == "train")]
-    frames.append(_frame(q.assign(query=q["query_id"].map(text_of)), "query", "qrels", "qrels"))
+    qf = _frame(q.assign(query=q["query_id"].map(text_of)), "query", "qrels", "qrels")
+    # rank of the pair within its query: 0 = highest gain (ties broken at random); used by round_robin
+    tie = np.random.default_rng(seed + 1).random(len(q))
+    qf["_rank"] = (pd.DataFrame({"q": q["query_id"].values, "g": -q["gain"].values, "t": tie})
+                   .sort_values(["q", "g", "t"]).groupby("q").cumcount().sort_index().values)
+    frames.append(qf)
     if mined_positives is not None and len(mined_positives):
         frames.append(_frame(mined_positives, "query", "log", "log"))
     if synthetic_pairs is not None and len(synthetic_pairs):
@@ -96,6 +108,8 @@ def assemble_pairs(
     kept = []
     for s, g in pairs.groupby("source", sort=False):
         g = g.iloc[rng.permutation(len(g))]
+        if s == "qrels" and qrels_sampling == "round_robin":
+            g = g.sort_values("_rank", kind="stable")
         cap = caps.get(str(s))
         kept.append(g if cap is None else g.head(int(cap)))
     pairs = pd.concat(kept, ignore_index=True) if kept else pairs.iloc[:0]

@@ -38,6 +38,8 @@ def mine_band_negatives(
     cache_dir: Any = None,
     text_fields: tuple[str, ...] = ("title",),
     preferred: Mapping[str, list[str]] | None = None,
+    max_relative: float | None = None,
+    fill_random: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Add ``negative_1 .. negative_n`` (titles) and ``negative_id_1 ..`` columns to ``pairs``.
 
@@ -51,6 +53,13 @@ def mine_band_negatives(
         sampling: ``top`` (most similar in-band first) or ``random`` (seeded) among in-band candidates.
         preferred: normalised query -> product ids to use first (e.g. judged-irrelevant products from
             :func:`judged_negatives`, which are true negatives); band-mined ones fill the rest.
+        max_relative: positive-aware ceiling: a candidate must also score at most
+            ``max_relative * cos(query, positive)``. NV-Retriever (Moreira et al. 2024, "TopK-PercPos")
+            found 0.95 removes most false negatives (unjudged products as relevant as the positive),
+            which a fixed band alone lets through for short queries. ``None`` = band only.
+        fill_random: give an anchor with too few in-band candidates random catalogue products
+            (never its known positives) instead of leaving it short, so no training pair is lost;
+            counted as ``random_fill`` in the stats.
 
     Returns:
         (pairs with negative columns, stats: anchors, mined, coverage, mean/quantiles of negative scores).
@@ -63,21 +72,33 @@ def mine_band_negatives(
     ids, scores = dense_search(qemb, doc, products["product_id"].astype(str).tolist(), k=candidates)
     titles = dict(zip(products["product_id"].astype(str), products["title"]))
     row_of = {q: i for i, q in enumerate(uq)}
+    col_of = {pid: j for j, pid in enumerate(products["product_id"].astype(str))}
     rng = np.random.default_rng(seed)
     neg_ids: list[list[str | None]] = []
     neg_scores: list[float] = []
-    n_pref = 0
+    n_pref = n_fill = 0
+    all_ids = products["product_id"].astype(str).tolist()
     for q, qn, pos_id, pos_title in zip(pairs["query"], pairs["query_norm"], pairs["product_id"], pairs["positive"]):
         r = row_of[q]
         ex = exclude.get(qn, set()) | {str(pos_id)}
+        hi = max_score
+        if max_relative is not None and str(pos_id) in col_of:
+            hi = min(hi, float(max_relative) * float(qemb[r] @ doc[col_of[str(pos_id)]]))
         cand = [(pid, s) for pid, s in zip(ids[r], scores[r])
-                if pid is not None and min_score <= s <= max_score and pid not in ex and titles.get(pid) != pos_title]
+                if pid is not None and min_score <= s <= hi and pid not in ex and titles.get(pid) != pos_title]
         if sampling == "random" and len(cand) > num_negatives:
             cand = [cand[i] for i in sorted(rng.choice(len(cand), num_negatives, replace=False))]
         pref = [(pid, float("nan")) for pid in (preferred or {}).get(qn, []) if pid not in ex and pid in titles]
         chosen = (pref + [c for c in cand if c[0] not in {p for p, _ in pref}])[:num_negatives]
-        n_pref += sum(1 for _, s in chosen if s != s)
-        neg_scores.extend(s for _, s in chosen if s == s)
+        tries = 0
+        while fill_random and len(chosen) < num_negatives and tries < 50 * num_negatives:
+            tries += 1
+            pid = all_ids[int(rng.integers(len(all_ids)))]
+            if pid not in ex and titles.get(pid) != pos_title and pid not in {c[0] for c in chosen}:
+                chosen.append((pid, None))
+                n_fill += 1
+        n_pref += sum(1 for _, s in chosen if s is not None and s != s)
+        neg_scores.extend(s for _, s in chosen if s is not None and s == s)
         neg_ids.append([pid for pid, _ in chosen] + [None] * (num_negatives - len(chosen)))
     out = pairs.copy()
     for j in range(num_negatives):
@@ -90,7 +111,9 @@ def mine_band_negatives(
         "anchors_with_all_negatives": int(full.sum()),
         "coverage": float(full.mean()) if len(out) else 0.0,
         "band": [min_score, max_score],
+        "max_relative": max_relative,
         "preferred_negatives_used": int(n_pref),
+        "random_fill": int(n_fill),
         "negative_score_mean": float(ns.mean()) if len(ns) else None,
         "negative_score_quantiles": {str(q): float(np.quantile(ns, q)) for q in (0.1, 0.5, 0.9)} if len(ns) else {},
     }

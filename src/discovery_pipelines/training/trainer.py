@@ -41,7 +41,7 @@ class TrainConfig:
     scale: float = 20.0                 # MNRL temperature^-1
     batch_sampler: str = "no_duplicates"
     num_negatives: int = 0              # explicit hard-negative columns used (0 = in-batch only)
-    max_seq_length: int | None = 64
+    max_seq_length: int | None = 64     # training-time truncation (tokens); the saved model keeps the base's
     eval_steps: int = 50
     early_stopping_patience: int | None = 3
     seed: int = 13
@@ -154,6 +154,7 @@ def train(
         import copy
 
         model = copy.deepcopy(model)
+    inference_max_seq_length = model.max_seq_length
     if config.max_seq_length:
         model.max_seq_length = int(config.max_seq_length)
     loss_fns = {
@@ -210,6 +211,8 @@ def train(
     final = work / "final"
     from discovery_pipelines.io import atomic_path
 
+    # the training truncation is a speed knob only: the saved model encodes with the production length
+    trainer.model.max_seq_length = inference_max_seq_length
     with atomic_path(final) as tmp:
         trainer.model.save_pretrained(str(tmp))
     history = [dict(h) for h in trainer.state.log_history]

@@ -19,6 +19,7 @@ from discovery_pipelines.models import load_model, model_fingerprint  # noqa: E4
 from discovery_pipelines.reporting import markdown_table, metrics_bar_plot  # noqa: E402
 from discovery_pipelines.training.data import assemble_pairs, known_positives  # noqa: E402
 from discovery_pipelines.training.gate import regression_gate  # noqa: E402
+from discovery_pipelines.training.interpolate import interpolate_weights  # noqa: E402
 from discovery_pipelines.training.negatives import judged_negatives, mine_band_negatives  # noqa: E402
 from discovery_pipelines.training.trainer import TrainConfig, build_ir_evaluator, train  # noqa: E402
 
@@ -34,7 +35,7 @@ def assemble_training_pairs(
         products, queries, qrels, mined_positives, synthetic_pairs,
         qrels_min_gain=float(params["qrels_min_gain"]), caps=params.get("caps"),
         priority=params.get("priority", ("qrels", "log", "synthetic")), max_pairs=params.get("max_pairs"),
-        seed=int(params.get("seed", 13)),
+        seed=int(params.get("seed", 13)), qrels_sampling=str(params.get("qrels_sampling", "random")),
     )
     tracking.log_metrics({f"pairs_{k}": v for k, v in stats["kept"].items()})
     return pairs, stats
@@ -56,6 +57,7 @@ def add_hard_negatives(
         min_score=float(params["min_score"]), max_score=float(params["max_score"]),
         num_negatives=int(params["num_negatives"]), candidates=int(params.get("candidates", 100)),
         sampling=params.get("sampling", "top"), cache_dir=model_params.get("cache_dir"), preferred=preferred,
+        max_relative=params.get("max_relative"), fill_random=bool(params.get("fill_random", False)),
     )
 
 
@@ -84,14 +86,25 @@ def train_reference(
 
 def train_candidate(
     pairs: pd.DataFrame, products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
-    params: dict[str, Any], model_params: dict[str, Any],
+    train_params: dict[str, Any], dev_eval: dict[str, Any] | None, model_params: dict[str, Any],
 ) -> tuple[Any, dict[str, Any]]:
-    """Fine-tune the production checkpoint on the assembled pairs with hard negatives."""
-    cfg = TrainConfig.from_dict(params["train"])
-    evaluator = _evaluator(products, queries, qrels, params["dev_eval"]) if params.get("dev_eval") else None
+    """Fine-tune the production checkpoint on the assembled pairs (with hard negatives when the
+    examples carry them), monitored on a dev subset every ``eval_steps``."""
+    cfg = TrainConfig.from_dict(train_params)
+    evaluator = _evaluator(products, queries, qrels, dev_eval) if dev_eval else None
     res = train(model_params["production"], pairs, Path(model_params["work_dir"]) / "candidate", cfg,
                 evaluator=evaluator, callbacks=[tracking.MlflowStepCallback(prefix="candidate_")])
     return load_model(res.model_dir), _summary(res, cfg)
+
+
+def interpolate_candidate(finetuned: Any, alpha: float, model_params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """WiSE-FT: the candidate is ``(1 - alpha) * production + alpha * fine-tuned`` (alpha = 1 keeps the
+    fine-tuned weights). A separate node so that changing alpha re-runs evaluation, not training."""
+    alpha = float(alpha)
+    model = finetuned if alpha >= 1.0 else interpolate_weights(model_params["production"], finetuned, alpha)
+    tracking.log_metrics({"candidate_wise_alpha": alpha})
+    return model, {"wise_alpha": alpha, "production": str(model_params["production"]),
+                   "fingerprint": model_fingerprint(model)}
 
 
 def _summary(res: Any, cfg: TrainConfig) -> dict[str, Any]:
@@ -133,6 +146,11 @@ def gate(per_query: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
     cand = per_query[per_query["model"] == "candidate"]
     decision = regression_gate(prod, cand, min_dev_gain=float(params["min_dev_gain"]),
                                max_flips=int(params["max_flips"]), max_ndcg_loss=float(params["max_ndcg_loss"]))
+    ref = per_query[per_query["model"] == "reference"]
+    if len(ref):   # context only: how the plain recipe would fare under the same rules
+        r = regression_gate(prod, ref, min_dev_gain=float(params["min_dev_gain"]),
+                            max_flips=int(params["max_flips"]), max_ndcg_loss=float(params["max_ndcg_loss"]))
+        decision["reference_recipe_for_context"] = {"passed": r["passed"], "checks": r["checks"]}
     tracking.log_metrics({"gate_passed": float(decision["passed"]),
                           "gate_flips": float(decision["checks"]["good_to_not_good_flips"]["value"])})
     tracking.set_tags({"gate": "passed" if decision["passed"] else "failed"})
@@ -165,7 +183,7 @@ def promote(
 def report(
     metrics: dict[str, Any], decision: dict[str, Any], reference_summary: dict[str, Any],
     candidate_summary: dict[str, Any], pair_stats: dict[str, Any], negative_stats: dict[str, Any],
-    promotion: dict[str, Any],
+    promotion: dict[str, Any], interpolation_stats: dict[str, Any] | None = None,
 ) -> tuple[str, plt.Figure, dict[str, Any]]:
     """Markdown report, comparison plot and the gate JSON."""
     by = metrics["by_split"]
@@ -180,13 +198,25 @@ def report(
     )
     lines.append(f"\n## Regression gate: **{'PASSED' if decision['passed'] else 'FAILED'}**\n\n")
     lines.append(markdown_table([{"check": k, **v} for k, v in decision["checks"].items()], ["check", "value", "limit", "passed"]))
+    ctx = decision.get("reference_recipe_for_context")
+    if ctx:
+        lines.append("\nFor context, the reference recipe under the same rules: "
+                     + ", ".join(f"{k} {v['value']:.4g} ({'pass' if v['passed'] else 'fail'})" for k, v in ctx["checks"].items())
+                     + "\n")
     if decision["flips"]:
         lines.append("\nGood -> Not Good flips on the regression holdout:\n\n"
                      + markdown_table(decision["flips"], ["text", "production", "candidate"]))
+    cols = ("examples", "train_seconds", "examples_per_second")
+    ref_eps, cand_eps = reference_summary["examples_per_second"], candidate_summary["examples_per_second"]
     lines.append("\n## Training\n\n" + markdown_table(
-        [{"run": "reference", **{k: reference_summary[k] for k in ("examples", "train_seconds", "examples_per_second")}},
-         {"run": "candidate", **{k: candidate_summary[k] for k in ("examples", "train_seconds", "examples_per_second")}}],
-        ["run", "examples", "train_seconds", "examples_per_second"]))
+        [{"run": "reference", **{k: reference_summary[k] for k in cols}, "wise_alpha": 1.0},
+         {"run": "candidate", **{k: candidate_summary[k] for k in cols},
+          "wise_alpha": (interpolation_stats or {}).get("wise_alpha", 1.0)}],
+        ["run", *cols, "wise_alpha"]))
+    if ref_eps:
+        lines.append(f"\nCandidate / reference training examples per second: {cand_eps / ref_eps:.2f} "
+                     "(a candidate example carries its hard negatives; the reference is sentence-transformers' "
+                     "trainer on plain pairs)\n")
     lines.append(f"\nPairs kept per source: {pair_stats.get('kept')}; dropped for leakage: {pair_stats.get('dropped_leakage')}\n")
     lines.append(f"\nHard negatives: {negative_stats}\n")
     lines.append(f"\n## Promotion\n\n{promotion}\n\n![comparison](comparison.png)\n")
