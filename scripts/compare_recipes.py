@@ -49,6 +49,32 @@ RECIPES = {
 }
 
 
+def plot(results: dict, path: Path) -> None:
+    """Scatter of dev nDCG@10 against Good -> Not Good flips, one labelled point per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from discovery_pipelines.io import write_figure
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    base = results["models"].get("base", {}).get("dev", {}).get("ndcg@10")
+    for name, m in results["models"].items():
+        if name == "base":   # plotted as a note: it would squash the axis
+            continue
+        x, y = m["good_flips"], m["dev"]["ndcg@10"]
+        ax.scatter([x], [y], color="tab:orange" if "wise" in name else "tab:blue")
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+    ax.set_xlabel(f"Good -> Not Good flips (of {next(iter(results['models'].values()))['good_queries']} Good dev queries)")
+    ax.set_ylabel("dev nDCG@10")
+    ax.set_title(f"Recipes on the dev split, {results['catalogue_size']:,}-product proxy catalogue "
+                 f"(orange: WiSE-FT; base nDCG@10 {base:.4f})" if base is not None else "Recipes on the dev split",
+                 fontsize=9)
+    ax.grid(alpha=0.3)
+    write_figure(fig, path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--recipes", default="reference,hn_rr")
@@ -59,7 +85,12 @@ def main() -> None:
                     help="accepted synthetic pairs from the synthetic pipeline (skipped if missing)")
     ap.add_argument("--out", default="data/08_reporting/finetune/recipes_proxy.json")
     ap.add_argument("--work", default="data/06_models/recipes")
+    ap.add_argument("--plot-only", action="store_true", help="redraw the plot from --out and exit")
     a = ap.parse_args()
+    out = Path(a.out)
+    if a.plot_only:
+        plot(json.loads(out.read_text()), out.with_suffix(".png"))
+        return
     ds = load_home_depot(a.data)
     queries = assign_splits(ds.queries, {"train": 0.7, "dev": 0.15, "holdout": 0.15}, salt="discovery")
     products, qrels = ds.products, ds.qrels
@@ -71,7 +102,6 @@ def main() -> None:
         rest = products[~products["product_id"].isin(set(judged["product_id"]))]
         cat = pd.concat([judged, rest.sample(n=max(0, a.catalogue - len(judged)), random_state=0)]).reset_index(drop=True)
     synthetic = pd.read_parquet(a.synthetic) if Path(a.synthetic).exists() else None
-    out = Path(a.out)
     results = json.loads(out.read_text()) if out.exists() else {}
     if results.get("catalogue_size") != len(cat):
         results = {"catalogue_size": len(cat), "models": {}}
@@ -115,6 +145,7 @@ def main() -> None:
         record(name, str(res.model_dir), extra)
         for al in [float(x) for x in a.alphas.split(",") if x]:
             record(f"{name}+wise{al}", interpolate_weights(BASE, str(res.model_dir), al), {"wise_alpha": al})
+    plot(results, out.with_suffix(".png"))
 
 
 if __name__ == "__main__":

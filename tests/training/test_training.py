@@ -170,3 +170,7 @@ def test_short_finetune_and_resume(hd_small, minilm_path, tmp_path):
     # a checkpoint exists at step 4; a new call resumes from it instead of starting over
     res2 = train(str(minilm_path), pairs, tmp_path / "run", cfg)
     assert res2.resumed_from is not None and res2.resumed_from.endswith("checkpoint-4")
+    # another job (a changed learning rate) in the same folder never resumes the old checkpoints
+    cfg3 = TrainConfig(**{**cfg.__dict__, "learning_rate": 1e-5})
+    res3 = train(str(minilm_path), pairs, tmp_path / "run", cfg3)
+    assert res3.resumed_from is None and any("loss" in h for h in res3.history)

@@ -11,8 +11,10 @@ The cached variant (Gao et al. 2021, GradCache) decouples the contrastive batch 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -102,6 +104,19 @@ def build_ir_evaluator(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.
         relevant_docs=relevant, name=name, ndcg_at_k=[10], mrr_at_k=[10], accuracy_at_k=[10],
         precision_recall_at_k=[10, 100], map_at_k=[100], batch_size=128, write_csv=False,
     )
+
+
+def _job_fingerprint(base_model: Any, ds: Any, config: TrainConfig) -> str:
+    """SHA-256 of what defines a training job: base model, every training row, the configuration."""
+    from discovery_pipelines.models import model_fingerprint
+
+    h = hashlib.sha256()
+    h.update(model_fingerprint(base_model).encode())
+    h.update(json.dumps(config.__dict__, sort_keys=True, default=str).encode())
+    for row in zip(*(ds[c] for c in ds.column_names)):
+        h.update("\x1f".join(row).encode("utf-8"))
+        h.update(b"\x1e")
+    return h.hexdigest()
 
 
 def _last_checkpoint(out: Path) -> str | None:
@@ -202,6 +217,15 @@ def train(
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=ds, loss=loss_fns[config.loss](), evaluator=evaluator, callbacks=cbs
     )
+    # checkpoints are only resumed by the same job: same base model, training rows and configuration
+    job = _job_fingerprint(base_model, ds, config)
+    job_file = ckpt_dir / "job.json"
+    previous = json.loads(job_file.read_text()).get("job") if job_file.exists() else None
+    if previous != job and any(ckpt_dir.iterdir()):
+        log.info("checkpoints in %s belong to another training job; starting fresh", ckpt_dir)
+        for old in ckpt_dir.iterdir():
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+    job_file.write_text(json.dumps({"job": job, "config": config.__dict__}, indent=1, default=str))
     resume_from = _last_checkpoint(ckpt_dir) if resume else None
     if resume_from:
         log.info("resuming training from %s", resume_from)
