@@ -125,6 +125,14 @@ def test_wise_ft_interpolation(minilm_path):
         interpolate_weights(base, tuned, 1.5)
 
 
+def test_train_config_rejects_unknown_keys():
+    from discovery_pipelines.training.trainer import TrainConfig
+
+    assert TrainConfig.from_dict({"learning_rate": 1e-4}).learning_rate == 1e-4
+    with pytest.raises(ValueError, match="learning_rat'"):
+        TrainConfig.from_dict({"learning_rat": 1e-4})
+
+
 def _per_query(values: dict[tuple[str, str], float]) -> pd.DataFrame:
     rows = [{"split": s, "query_id": q, "text": q, "ndcg@10": v, "verdict": "Good" if v >= 0.5 else "Not Good"}
             for (s, q), v in values.items()]

@@ -52,6 +52,7 @@ import pyarrow.parquet as pq
 
 from discovery_pipelines.contract import COLUMNS, EVENT_TYPES
 from discovery_pipelines.io import atomic_path
+from discovery_pipelines.params import reject_unknown
 
 _US = 1_000_000
 CORRUPTION_KINDS = (
@@ -97,10 +98,7 @@ class ClickModel:
     @classmethod
     def from_params(cls, params: Mapping[str, float] | None) -> "ClickModel":
         """Build from a (Kedro) parameter mapping; unknown keys raise ``TypeError`` naming them."""
-        params = dict(params or {})
-        unknown = sorted(set(params) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise TypeError(f"unknown click-model parameter(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+        params = reject_unknown(params, cls.__dataclass_fields__, "click-model", TypeError)
         return cls(**{k: float(v) for k, v in params.items()})
 
     def relevance(self, gain: np.ndarray) -> np.ndarray:

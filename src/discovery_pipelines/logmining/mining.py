@@ -48,6 +48,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from discovery_pipelines.contract import COLUMNS, EVENT_TYPES, ContractError
+from discovery_pipelines.params import reject_unknown
 from discovery_pipelines.text import normalize_query
 
 DROP_REASONS = (
@@ -215,11 +216,7 @@ class MiningParams:
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> "MiningParams":
         """Build from a parameter mapping; unknown keys raise ``TypeError``."""
-        params = dict(params or {})
-        unknown = sorted(set(params) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise TypeError(f"unknown mining parameter(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
-        return cls(**params)
+        return cls(**reject_unknown(params, cls.__dataclass_fields__, "mining", TypeError))
 
 
 def stage2_sql(params: MiningParams) -> str:

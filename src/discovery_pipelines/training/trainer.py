@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from discovery_pipelines.models import load_model
+from discovery_pipelines.params import reject_unknown
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        unknown = sorted(set(d) - set(known))
-        if unknown:
-            raise ValueError(f"unknown training parameter(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
-        return cls(**known)
+        return cls(**reject_unknown(d, cls.__dataclass_fields__, "training"))
 
 
 @dataclass
