@@ -139,6 +139,9 @@ def train(
             ``negative_1 .. negative_n`` (rows missing a negative are dropped).
         work_dir: checkpoints go to ``work_dir/checkpoints`` (resumed from the last one when
             ``resume`` and one exists, e.g. after an interruption), the model to ``work_dir/final``.
+            A resume needs the same job: ``checkpoints/job.json`` holds a SHA-256 of the base
+            model, every training row and the configuration, and checkpoints written by another
+            job are deleted instead of resumed.
         evaluator: a sentence-transformers evaluator run every ``eval_steps`` (early stopping on
             its nDCG@10 when ``early_stopping_patience``).
 
