@@ -69,15 +69,15 @@ def mine_band_negatives(
     doc = encode(st, product_texts(products, text_fields), cache_dir=cache_dir, model_key=mkey)
     uq = pairs["query"].drop_duplicates().tolist()
     qemb = encode(st, uq, cache_dir=cache_dir, model_key=mkey, show_progress=False)
-    ids, scores = dense_search(qemb, doc, products["product_id"].astype(str).tolist(), k=candidates)
-    titles = dict(zip(products["product_id"].astype(str), products["title"]))
+    pids = products["product_id"].astype(str).tolist()
+    ids, scores = dense_search(qemb, doc, pids, k=candidates)
+    titles = dict(zip(pids, products["title"]))
     row_of = {q: i for i, q in enumerate(uq)}
-    col_of = {pid: j for j, pid in enumerate(products["product_id"].astype(str))}
+    col_of = {pid: j for j, pid in enumerate(pids)}
     rng = np.random.default_rng(seed)
     neg_ids: list[list[str | None]] = []
     neg_scores: list[float] = []
     n_pref = n_fill = 0
-    all_ids = products["product_id"].astype(str).tolist()
     for q, qn, pos_id, pos_title in zip(pairs["query"], pairs["query_norm"], pairs["product_id"], pairs["positive"]):
         r = row_of[q]
         ex = exclude.get(qn, set()) | {str(pos_id)}
@@ -88,17 +88,18 @@ def mine_band_negatives(
                 if pid is not None and min_score <= s <= hi and pid not in ex and titles.get(pid) != pos_title]
         if sampling == "random" and len(cand) > num_negatives:
             cand = [cand[i] for i in sorted(rng.choice(len(cand), num_negatives, replace=False))]
-        pref = [(pid, float("nan")) for pid in (preferred or {}).get(qn, []) if pid not in ex and pid in titles]
-        chosen = (pref + [c for c in cand if c[0] not in {p for p, _ in pref}])[:num_negatives]
+        # chosen: (product id, band score); preferred and random-fill negatives carry no band score
+        pref = [pid for pid in (preferred or {}).get(qn, []) if pid not in ex and pid in titles][:num_negatives]
+        chosen = ([(pid, None) for pid in pref] + [c for c in cand if c[0] not in pref])[:num_negatives]
+        n_pref += len(pref)
+        neg_scores.extend(s for _, s in chosen if s is not None)
         tries = 0
         while fill_random and len(chosen) < num_negatives and tries < 50 * num_negatives:
             tries += 1
-            pid = all_ids[int(rng.integers(len(all_ids)))]
+            pid = pids[int(rng.integers(len(pids)))]
             if pid not in ex and titles.get(pid) != pos_title and pid not in {c[0] for c in chosen}:
                 chosen.append((pid, None))
                 n_fill += 1
-        n_pref += sum(1 for _, s in chosen if s is not None and s != s)
-        neg_scores.extend(s for _, s in chosen if s is not None and s == s)
         neg_ids.append([pid for pid, _ in chosen] + [None] * (num_negatives - len(chosen)))
     out = pairs.copy()
     for j in range(num_negatives):

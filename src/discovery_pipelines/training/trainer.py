@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from discovery_pipelines.models import load_model
+from discovery_pipelines.models import load_model, model_fingerprint
 from discovery_pipelines.params import reject_unknown
 
 log = logging.getLogger(__name__)
@@ -105,8 +105,6 @@ def build_ir_evaluator(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.
 
 def _job_fingerprint(base_model: Any, ds: Any, config: TrainConfig) -> str:
     """SHA-256 of what defines a training job: base model, every training row, the configuration."""
-    from discovery_pipelines.models import model_fingerprint
-
     h = hashlib.sha256()
     h.update(model_fingerprint(base_model).encode())
     h.update(json.dumps(config.__dict__, sort_keys=True, default=str).encode())

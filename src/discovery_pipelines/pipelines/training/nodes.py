@@ -144,12 +144,12 @@ def gate(per_query: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
     """Regression gate of the candidate against production (see ``training.gate``)."""
     prod = per_query[per_query["model"] == "base"]
     cand = per_query[per_query["model"] == "candidate"]
-    decision = regression_gate(prod, cand, min_dev_gain=float(params["min_dev_gain"]),
-                               max_flips=int(params["max_flips"]), max_ndcg_loss=float(params["max_ndcg_loss"]))
+    rules = {"min_dev_gain": float(params["min_dev_gain"]), "max_flips": int(params["max_flips"]),
+             "max_ndcg_loss": float(params["max_ndcg_loss"])}
+    decision = regression_gate(prod, cand, **rules)
     ref = per_query[per_query["model"] == "reference"]
     if len(ref):   # context only: how the plain recipe would fare under the same rules
-        r = regression_gate(prod, ref, min_dev_gain=float(params["min_dev_gain"]),
-                            max_flips=int(params["max_flips"]), max_ndcg_loss=float(params["max_ndcg_loss"]))
+        r = regression_gate(prod, ref, **rules)
         decision["reference_recipe_for_context"] = {"passed": r["passed"], "checks": r["checks"]}
     tracking.log_metrics({"gate_passed": float(decision["passed"]),
                           "gate_flips": float(decision["checks"]["good_to_not_good_flips"]["value"])})
