@@ -37,6 +37,7 @@ REF_TRAIN = dict(loss="mnrl", batch_size=64, learning_rate=3e-5, epochs=1, batch
                  num_negatives=0, max_seq_length=None, early_stopping_patience=None)
 REF_DATA = dict(qrels_min_gain=2.5, max_pairs=12000, qrels_sampling="random", synthetic=0)
 RR_DATA = dict(qrels_min_gain=2.0, qrels_sampling="round_robin", synthetic=1500)
+GTE = ("query_to_doc", "query_to_query", "doc_to_query", "doc_to_doc")
 FAST = dict(REF_TRAIN, batch_sampler="no_duplicates", learning_rate=1e-4, max_seq_length=32)
 RECIPES = {
     # the plain recipe: 12k random train qrels >= 2.5, in-batch negatives, lr 3e-5
@@ -46,6 +47,19 @@ RECIPES = {
     # 11k round-robin qrels + 1.5k synthetic, one positive-aware band negative each
     "hn_rr": (dict(RR_DATA, qrels=11000), dict(FAST, num_negatives=1), dict(max_relative=0.95)),
     "hn_rr_lr2": (dict(RR_DATA, qrels=11000), dict(FAST, num_negatives=1, learning_rate=2e-4), dict(max_relative=0.95)),
+    # hn_rr with the GTE improved contrastive loss (Li et al. 2023): one softmax over query->doc, doc->query,
+    # query->query and doc->doc in-batch terms; no extra encoding
+    "hn_rr_gte": (dict(RR_DATA, qrels=11000), dict(FAST, num_negatives=1, directions=GTE), dict(max_relative=0.95)),
+    # hn_rr with EmbeddingGemma's hardness weighting of the explicit negatives (Schechter Vera et al. 2025, alpha 5)
+    "hn_rr_hard5": (dict(RR_DATA, qrels=11000), dict(FAST, num_negatives=1, hardness_mode="hard_negatives",
+                                                     hardness_strength=5.0), dict(max_relative=0.95)),
+    # both of the above
+    "hn_rr_gte_hard5": (dict(RR_DATA, qrels=11000), dict(FAST, num_negatives=1, directions=GTE,
+                                                         hardness_mode="hard_negatives", hardness_strength=5.0),
+                        dict(max_relative=0.95)),
+    # hn_rr with hardness weighting of in-batch negatives (Lan et al. 2025, alpha 9)
+    "hn_rr_ibhard": (dict(RR_DATA, qrels=11000), dict(FAST, num_negatives=1, hardness_mode="in_batch_negatives",
+                                                      hardness_strength=9.0), dict(max_relative=0.95)),
 }
 
 
@@ -86,6 +100,8 @@ def main() -> None:
     ap.add_argument("--out", default="data/08_reporting/finetune/recipes_proxy.json")
     ap.add_argument("--work", default="data/06_models/recipes")
     ap.add_argument("--plot-only", action="store_true", help="redraw the plot from --out and exit")
+    ap.add_argument("--alphas-only", action="store_true",
+                    help="do not train: score --alphas of each recipe's model already in --work")
     a = ap.parse_args()
     out = Path(a.out)
     if a.plot_only:
@@ -125,6 +141,11 @@ def main() -> None:
 
     record("base", BASE, {})
     for name in a.recipes.split(","):
+        if a.alphas_only:
+            for al in [float(x) for x in a.alphas.split(",") if x]:
+                record(f"{name}+wise{al}", interpolate_weights(BASE, str(Path(a.work) / name / "final"), al),
+                       {"wise_alpha": al})
+            continue
         data_cfg, train_cfg, neg_cfg = RECIPES[name]
         caps = {"qrels": data_cfg.get("qrels"), "synthetic": data_cfg.get("synthetic", 0)}
         pairs, stats = assemble_pairs(products, queries, qrels, None, synthetic if caps["synthetic"] else None,

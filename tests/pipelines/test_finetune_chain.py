@@ -66,6 +66,12 @@ def test_finetune_chain_ci(ci_project: Path):
         assert (rep / f).exists(), f
     pairs_stats = json.loads((rep / "finetune" / "training_pair_stats.json").read_text())
     assert pairs_stats["kept"].get("qrels", 0) > 0
+    # the candidate's throughput is compared with sentence-transformers' trainer alone on the same rows
+    cand = json.loads((rep / "finetune" / "candidate_summary.json").read_text())
+    assert cand["st_trainer_alone"]["steps"] == 2 and cand["st_trainer_alone"]["examples_per_second"] > 0
+    assert cand["throughput_ratio_vs_st_trainer"] == pytest.approx(
+        cand["examples_per_second"] / cand["st_trainer_alone"]["examples_per_second"])
+    assert "trainer alone on the same rows" in (rep / "finetune" / "report.md").read_text()
 
     # second run with nothing changed: every node is skipped by the stage cache
     proc2 = _kedro(ci_project, "--pipeline=finetune", "--env=ci")

@@ -182,3 +182,34 @@ def test_short_finetune_and_resume(hd_small, minilm_path, tmp_path):
     cfg3 = TrainConfig(**{**cfg.__dict__, "learning_rate": 1e-5})
     res3 = train(str(minilm_path), pairs, tmp_path / "run", cfg3)
     assert res3.resumed_from is None and any("loss" in h for h in res3.history)
+
+
+@pytest.mark.slow
+def test_loss_variants_widen_the_softmax(hd_small, minilm_path, tmp_path):
+    """GTE's improved contrastive loss and hardness weighting add candidates / weight to the softmax
+    denominator, so on the same first batch (same seed) their initial loss is strictly above plain MNRL's."""
+    import torch
+
+    from discovery_pipelines.training.trainer import TrainConfig, train
+
+    torch.set_num_threads(2)
+    q, r, p = hd_small.queries, hd_small.qrels, hd_small.products
+    pairs, _ = assemble_pairs(p, q, r, None, None, qrels_min_gain=2.5, max_pairs=64)
+    pairs["negative_1"] = p["title"].sample(n=len(pairs), random_state=0).to_numpy()
+    first_loss = {}
+    variants = {
+        "plain": {},
+        "gte": {"directions": ["query_to_doc", "query_to_query", "doc_to_query", "doc_to_doc"]},
+        "hard": {"hardness_mode": "all_negatives", "hardness_strength": 5.0},
+    }
+    for name, extra in variants.items():
+        cfg = TrainConfig.from_dict({"batch_size": 16, "max_steps": 1, "num_negatives": 1, "learning_rate": 1e-5,
+                                     "max_seq_length": 32, "early_stopping_patience": None, "logging_steps": 1,
+                                     "batch_sampler": "batch_sampler", **extra})
+        res = train(str(minilm_path), pairs, tmp_path / name, cfg, resume=False)
+        first_loss[name] = next(h["loss"] for h in res.history if "loss" in h)
+    assert isinstance(TrainConfig.from_dict(variants["gte"]).directions, tuple)
+    assert first_loss["gte"] > first_loss["plain"] + 0.1
+    assert first_loss["hard"] > first_loss["plain"] + 0.01
+    with pytest.raises(ValueError, match="directions|training"):
+        TrainConfig.from_dict({"direction": ["query_to_doc"]})   # a misspelt key is refused

@@ -42,6 +42,10 @@ class TrainConfig:
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     scale: float = 20.0                 # MNRL temperature^-1
+    directions: tuple[str, ...] = ("query_to_doc",)  # + query_to_query, doc_to_query, doc_to_doc (GTE loss)
+    partition_mode: str = "joint"       # joint softmax over all directions, or per_direction
+    hardness_mode: str | None = None    # in_batch_negatives | hard_negatives | all_negatives
+    hardness_strength: float = 0.0      # alpha of the hardness penalty (EmbeddingGemma uses 5)
     batch_sampler: str = "no_duplicates"
     num_negatives: int = 0              # explicit hard-negative columns used (0 = in-batch only)
     max_seq_length: int | None = 64     # training-time truncation (tokens); the saved model keeps the base's
@@ -53,7 +57,10 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
-        return cls(**reject_unknown(d, cls.__dataclass_fields__, "training"))
+        kw = reject_unknown(d, cls.__dataclass_fields__, "training")
+        if "directions" in kw:
+            kw["directions"] = tuple(kw["directions"])
+        return cls(**kw)
 
 
 @dataclass
@@ -103,6 +110,30 @@ def build_ir_evaluator(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.
     )
 
 
+def _make_loss(model: Any, config: TrainConfig) -> Any:
+    """The sentence-transformers loss named by ``config.loss`` with the configured variant.
+
+    ``directions`` / ``partition_mode`` select the interaction terms of the InfoNCE softmax (query->doc only is
+    classic MNRL; all four with a joint softmax is GTE's improved contrastive loss, Li et al. 2023), and
+    ``hardness_mode`` / ``hardness_strength`` add ``strength * stop_grad(cos)`` to negative logits (Lan et al.
+    2025; Schechter Vera et al. 2025). Raises ValueError for an unknown loss name.
+    """
+    from sentence_transformers import losses
+
+    variant = dict(scale=config.scale, directions=tuple(config.directions), partition_mode=config.partition_mode,
+                   hardness_mode=config.hardness_mode, hardness_strength=config.hardness_strength)
+    loss_fns = {
+        "mnrl": lambda: losses.MultipleNegativesRankingLoss(model, **variant),
+        "mnrl_symmetric": lambda: losses.MultipleNegativesRankingLoss(
+            model, **dict(variant, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction")),
+        "cached_mnrl": lambda: losses.CachedMultipleNegativesRankingLoss(
+            model, mini_batch_size=config.mini_batch_size, show_progress_bar=False, **variant),
+    }
+    if config.loss not in loss_fns:
+        raise ValueError(f"unknown loss {config.loss!r}; choose from {sorted(loss_fns)}")
+    return loss_fns[config.loss]()
+
+
 def _job_fingerprint(base_model: Any, ds: Any, config: TrainConfig) -> str:
     """SHA-256 of what defines a training job: base model, every training row, the configuration."""
     h = hashlib.sha256()
@@ -150,7 +181,7 @@ def train(
         ValueError: no usable training rows, or unknown loss / batch sampler.
     """
     import torch
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments, losses
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from transformers import EarlyStoppingCallback, set_seed
 
     set_seed(config.seed)
@@ -170,14 +201,7 @@ def train(
     inference_max_seq_length = model.max_seq_length
     if config.max_seq_length:
         model.max_seq_length = int(config.max_seq_length)
-    loss_fns = {
-        "mnrl": lambda: losses.MultipleNegativesRankingLoss(model, scale=config.scale),
-        "mnrl_symmetric": lambda: losses.MultipleNegativesSymmetricRankingLoss(model, scale=config.scale),
-        "cached_mnrl": lambda: losses.CachedMultipleNegativesRankingLoss(
-            model, scale=config.scale, mini_batch_size=config.mini_batch_size, show_progress_bar=False),
-    }
-    if config.loss not in loss_fns:
-        raise ValueError(f"unknown loss {config.loss!r}; choose from {sorted(loss_fns)}")
+    loss = _make_loss(model, config)
     ds = _train_dataset(pairs, config.num_negatives)
     do_eval = evaluator is not None
     metric = None
@@ -213,7 +237,7 @@ def train(
     if do_eval and config.early_stopping_patience:
         cbs.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=ds, loss=loss_fns[config.loss](), evaluator=evaluator, callbacks=cbs
+        model=model, args=args, train_dataset=ds, loss=loss, evaluator=evaluator, callbacks=cbs
     )
     # checkpoints are only resumed by the same job: same base model, training rows and configuration
     job = _job_fingerprint(base_model, ds, config)
@@ -245,3 +269,55 @@ def train(
     (work / "train_result.json").write_text(json.dumps({k: (str(v) if isinstance(v, Path) else v)
                                                          for k, v in res.__dict__.items()}, default=str, indent=1))
     return res
+
+
+def bare_trainer_throughput(base_model: Any, pairs: pd.DataFrame, config: TrainConfig, steps: int = 16) -> dict[str, Any]:
+    """Training examples / s of sentence-transformers' own trainer alone on the same rows and settings.
+
+    Same loss, batch size, batch sampler, truncation and learning-rate schedule as :func:`train`, but
+    no evaluator, no checkpoints, no callbacks and no resume bookkeeping: the yardstick for the overhead
+    our training node adds. Runs ``steps`` optimisation steps (``steps * batch_size`` examples from the
+    head of ``pairs``) on a throw-away copy of the model, in a temporary folder.
+
+    Returns:
+        ``{"steps", "examples", "seconds", "examples_per_second"}``.
+
+    Raises:
+        ValueError: fewer rows than one batch.
+    """
+    import copy
+    import tempfile
+
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from transformers import set_seed
+
+    if config.num_negatives:
+        pairs = pairs.dropna(subset=[f"negative_{j + 1}" for j in range(config.num_negatives)])
+    rows = pairs.head(max(steps, 1) * config.batch_size * 2)
+    if len(rows) < config.batch_size:
+        raise ValueError(f"{len(rows)} training rows, fewer than one batch of {config.batch_size}")
+    set_seed(config.seed)
+    model = load_model(base_model)
+    if not isinstance(base_model, (str, Path)):
+        model = copy.deepcopy(model)
+    if config.max_seq_length:
+        model.max_seq_length = int(config.max_seq_length)
+    with tempfile.TemporaryDirectory(prefix="st-bare-") as tmp:
+        import torch
+
+        args = SentenceTransformerTrainingArguments(
+            output_dir=tmp, max_steps=int(steps), per_device_train_batch_size=config.batch_size,
+            learning_rate=config.learning_rate, warmup_steps=float(config.warmup_ratio),
+            weight_decay=config.weight_decay, batch_sampler=config.batch_sampler, eval_strategy="no",
+            save_strategy="no", logging_strategy="no", seed=config.seed, data_seed=config.seed, report_to="none",
+            dataloader_num_workers=0, disable_tqdm=True, use_cpu=not torch.cuda.is_available(),
+        )
+        trainer = SentenceTransformerTrainer(model=model, args=args,
+                                             train_dataset=_train_dataset(rows, config.num_negatives),
+                                             loss=_make_loss(model, config))
+        t0 = time.perf_counter()
+        trainer.train()
+        secs = time.perf_counter() - t0
+    examples = int(trainer.state.global_step) * config.batch_size
+    return {"steps": int(trainer.state.global_step), "examples": examples, "seconds": secs,
+            "examples_per_second": examples / secs if secs > 0 else 0.0}

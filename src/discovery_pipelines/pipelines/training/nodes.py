@@ -21,7 +21,12 @@ from discovery_pipelines.training.data import assemble_pairs, known_positives  #
 from discovery_pipelines.training.gate import regression_gate  # noqa: E402
 from discovery_pipelines.training.interpolate import interpolate_weights  # noqa: E402
 from discovery_pipelines.training.negatives import judged_negatives, mine_band_negatives  # noqa: E402
-from discovery_pipelines.training.trainer import TrainConfig, build_ir_evaluator, train  # noqa: E402
+from discovery_pipelines.training.trainer import (  # noqa: E402
+    TrainConfig,
+    bare_trainer_throughput,
+    build_ir_evaluator,
+    train,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +92,26 @@ def train_reference(
 def train_candidate(
     pairs: pd.DataFrame, products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
     train_params: dict[str, Any], dev_eval: dict[str, Any] | None, model_params: dict[str, Any],
+    throughput_check_steps: int = 0,
 ) -> tuple[Any, dict[str, Any]]:
     """Fine-tune the production checkpoint on the assembled pairs (with hard negatives when the
-    examples carry them), monitored on a dev subset every ``eval_steps``."""
+    examples carry them), monitored on a dev subset every ``eval_steps``.
+
+    With ``throughput_check_steps`` > 0, sentence-transformers' trainer alone (no evaluator, checkpoints or
+    callbacks) then trains that many steps on the same rows and settings, and the summary carries the ratio
+    of our training examples / s to its examples / s (``throughput_ratio_vs_st_trainer``).
+    """
     cfg = TrainConfig.from_dict(train_params)
     evaluator = _evaluator(products, queries, qrels, dev_eval) if dev_eval else None
     res = train(model_params["production"], pairs, Path(model_params["work_dir"]) / "candidate", cfg,
                 evaluator=evaluator, callbacks=[tracking.MlflowStepCallback(prefix="candidate_")])
-    return load_model(res.model_dir), _summary(res, cfg)
+    summary = _summary(res, cfg)
+    if int(throughput_check_steps or 0) > 0:
+        bare = bare_trainer_throughput(model_params["production"], pairs, cfg, int(throughput_check_steps))
+        summary["st_trainer_alone"] = bare
+        summary["throughput_ratio_vs_st_trainer"] = res.examples_per_second / bare["examples_per_second"]
+        tracking.log_metrics({"candidate_throughput_ratio_vs_st_trainer": summary["throughput_ratio_vs_st_trainer"]})
+    return load_model(res.model_dir), summary
 
 
 def interpolate_candidate(finetuned: Any, alpha: float, model_params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -213,6 +230,12 @@ def report(
          {"run": "candidate", **{k: candidate_summary[k] for k in cols},
           "wise_alpha": (interpolation_stats or {}).get("wise_alpha", 1.0)}],
         ["run", *cols, "wise_alpha"]))
+    bare = candidate_summary.get("st_trainer_alone")
+    if bare:
+        lines.append(f"\nCandidate training vs sentence-transformers' trainer alone on the same rows and settings "
+                     f"({bare['steps']} steps, no evaluator / checkpoints / callbacks): {cand_eps:.2f} vs "
+                     f"{bare['examples_per_second']:.2f} examples/s, ratio "
+                     f"**{candidate_summary['throughput_ratio_vs_st_trainer']:.2f}**\n")
     if ref_eps:
         lines.append(f"\nCandidate / reference training examples per second: {cand_eps / ref_eps:.2f} "
                      "(a candidate example carries its hard negatives; the reference is sentence-transformers' "
