@@ -140,11 +140,15 @@ def main() -> None:
         write_json(results, out)
 
     record("base", BASE, {})
+    alphas = [float(x) for x in a.alphas.split(",") if x]
+
+    def record_alphas(name: str, model_dir: str) -> None:
+        for al in alphas:
+            record(f"{name}+wise{al}", interpolate_weights(BASE, model_dir, al), {"wise_alpha": al})
+
     for name in a.recipes.split(","):
         if a.alphas_only:
-            for al in [float(x) for x in a.alphas.split(",") if x]:
-                record(f"{name}+wise{al}", interpolate_weights(BASE, str(Path(a.work) / name / "final"), al),
-                       {"wise_alpha": al})
+            record_alphas(name, str(Path(a.work) / name / "final"))
             continue
         data_cfg, train_cfg, neg_cfg = RECIPES[name]
         caps = {"qrels": data_cfg.get("qrels"), "synthetic": data_cfg.get("synthetic", 0)}
@@ -164,8 +168,7 @@ def main() -> None:
                  "queries": stats["n_queries"], "negatives": nstats, "config": train_cfg,
                  "wall_seconds": time.perf_counter() - t}
         record(name, str(res.model_dir), extra)
-        for al in [float(x) for x in a.alphas.split(",") if x]:
-            record(f"{name}+wise{al}", interpolate_weights(BASE, str(res.model_dir), al), {"wise_alpha": al})
+        record_alphas(name, str(res.model_dir))
     plot(results, out.with_suffix(".png"))
 
 

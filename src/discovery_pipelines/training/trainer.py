@@ -134,6 +134,50 @@ def _make_loss(model: Any, config: TrainConfig) -> Any:
     return loss_fns[config.loss]()
 
 
+def _usable_rows(pairs: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
+    """``pairs`` without the rows that lack one of the ``config.num_negatives`` hard-negative columns."""
+    if config.num_negatives:
+        return pairs.dropna(subset=[f"negative_{j + 1}" for j in range(config.num_negatives)])
+    return pairs
+
+
+def _prepare_model(base_model: Any, config: TrainConfig) -> tuple[Any, int]:
+    """A trainable copy of ``base_model`` with the training truncation applied, and its inference length."""
+    model = load_model(base_model)
+    if not isinstance(base_model, (str, Path)):
+        import copy
+
+        model = copy.deepcopy(model)
+    inference_max_seq_length = model.max_seq_length
+    if config.max_seq_length:
+        model.max_seq_length = int(config.max_seq_length)
+    return model, inference_max_seq_length
+
+
+def _training_args(config: TrainConfig, output_dir: str, **overrides: Any) -> Any:
+    """``SentenceTransformerTrainingArguments`` for ``config`` (batch, optimiser, schedule, sampler, seeds);
+    ``overrides`` set what differs between a monitored run and a bare one (evaluation, saving, logging)."""
+    import torch
+    from sentence_transformers import SentenceTransformerTrainingArguments
+
+    kw = dict(
+        output_dir=output_dir,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        warmup_steps=float(config.warmup_ratio),  # a float < 1 is a ratio in transformers v5
+        weight_decay=config.weight_decay,
+        batch_sampler=config.batch_sampler,
+        seed=config.seed,
+        data_seed=config.seed,
+        report_to="none",
+        dataloader_num_workers=0,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    return SentenceTransformerTrainingArguments(**{**kw, **overrides})
+
+
 def _job_fingerprint(base_model: Any, ds: Any, config: TrainConfig) -> str:
     """SHA-256 of what defines a training job: base model, every training row, the configuration."""
     h = hashlib.sha256()
@@ -180,43 +224,26 @@ def train(
     Raises:
         ValueError: no usable training rows, or unknown loss / batch sampler.
     """
-    import torch
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import SentenceTransformerTrainer
     from transformers import EarlyStoppingCallback, set_seed
 
     set_seed(config.seed)
     work = Path(work_dir)
     ckpt_dir = work / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    if config.num_negatives:
-        negs = [f"negative_{j + 1}" for j in range(config.num_negatives)]
-        pairs = pairs.dropna(subset=negs)
+    pairs = _usable_rows(pairs, config)
     if pairs.empty:
         raise ValueError("no training rows left (empty pairs, or no anchor had the required hard negatives)")
-    model = load_model(base_model)
-    if not isinstance(base_model, (str, Path)):
-        import copy
-
-        model = copy.deepcopy(model)
-    inference_max_seq_length = model.max_seq_length
-    if config.max_seq_length:
-        model.max_seq_length = int(config.max_seq_length)
+    model, inference_max_seq_length = _prepare_model(base_model, config)
     loss = _make_loss(model, config)
     ds = _train_dataset(pairs, config.num_negatives)
     do_eval = evaluator is not None
     metric = None
     if do_eval:
         metric = f"eval_{evaluator.name}_cosine_ndcg@10" if evaluator.name else "eval_cosine_ndcg@10"
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(ckpt_dir),
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps,
-        per_device_train_batch_size=config.batch_size,
+    args = _training_args(
+        config, str(ckpt_dir),
         per_device_eval_batch_size=128,
-        learning_rate=config.learning_rate,
-        warmup_steps=float(config.warmup_ratio),  # a float < 1 is a ratio in transformers v5
-        weight_decay=config.weight_decay,
-        batch_sampler=config.batch_sampler,
         eval_strategy="steps" if do_eval else "no",
         eval_steps=config.eval_steps if do_eval else None,
         save_strategy="steps",
@@ -226,12 +253,7 @@ def train(
         metric_for_best_model=metric,
         greater_is_better=True,
         logging_steps=config.logging_steps,
-        seed=config.seed,
-        data_seed=config.seed,
-        report_to="none",
-        dataloader_num_workers=0,
         disable_tqdm=False,
-        use_cpu=not torch.cuda.is_available(),
     )
     cbs = list(callbacks or [])
     if do_eval and config.early_stopping_patience:
@@ -285,33 +307,19 @@ def bare_trainer_throughput(base_model: Any, pairs: pd.DataFrame, config: TrainC
     Raises:
         ValueError: fewer rows than one batch.
     """
-    import copy
     import tempfile
 
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import SentenceTransformerTrainer
     from transformers import set_seed
 
-    if config.num_negatives:
-        pairs = pairs.dropna(subset=[f"negative_{j + 1}" for j in range(config.num_negatives)])
-    rows = pairs.head(max(steps, 1) * config.batch_size * 2)
+    rows = _usable_rows(pairs, config).head(max(steps, 1) * config.batch_size * 2)
     if len(rows) < config.batch_size:
         raise ValueError(f"{len(rows)} training rows, fewer than one batch of {config.batch_size}")
     set_seed(config.seed)
-    model = load_model(base_model)
-    if not isinstance(base_model, (str, Path)):
-        model = copy.deepcopy(model)
-    if config.max_seq_length:
-        model.max_seq_length = int(config.max_seq_length)
+    model, _ = _prepare_model(base_model, config)
     with tempfile.TemporaryDirectory(prefix="st-bare-") as tmp:
-        import torch
-
-        args = SentenceTransformerTrainingArguments(
-            output_dir=tmp, max_steps=int(steps), per_device_train_batch_size=config.batch_size,
-            learning_rate=config.learning_rate, warmup_steps=float(config.warmup_ratio),
-            weight_decay=config.weight_decay, batch_sampler=config.batch_sampler, eval_strategy="no",
-            save_strategy="no", logging_strategy="no", seed=config.seed, data_seed=config.seed, report_to="none",
-            dataloader_num_workers=0, disable_tqdm=True, use_cpu=not torch.cuda.is_available(),
-        )
+        args = _training_args(config, tmp, max_steps=int(steps), eval_strategy="no", save_strategy="no",
+                              logging_strategy="no", disable_tqdm=True)
         trainer = SentenceTransformerTrainer(model=model, args=args,
                                              train_dataset=_train_dataset(rows, config.num_negatives),
                                              loss=_make_loss(model, config))
