@@ -25,11 +25,11 @@ import discovery_pipelines  # noqa: F401
 from discovery_pipelines.evaluation import evaluate
 from discovery_pipelines.ingest import load_home_depot
 from discovery_pipelines.io import write_json
-from discovery_pipelines.splits import assign_splits
 from discovery_pipelines.training.data import assemble_pairs, known_positives
 from discovery_pipelines.training.interpolate import interpolate_weights
 from discovery_pipelines.training.negatives import mine_band_negatives
 from discovery_pipelines.training.trainer import TrainConfig, train
+from _project import project_splits
 
 CACHE = "data/07_model_output/embedding_cache"
 BASE = "all-MiniLM-L6-v2"
@@ -108,7 +108,7 @@ def main() -> None:
         plot(json.loads(out.read_text()), out.with_suffix(".png"))
         return
     ds = load_home_depot(a.data)
-    queries = assign_splits(ds.queries, {"train": 0.7, "dev": 0.15, "holdout": 0.15}, salt="discovery")
+    queries = project_splits(ds.queries)
     products, qrels = ds.products, ds.qrels
     dev = queries[queries["split"] == "dev"]
     dev_qrels = qrels[qrels["query_id"].isin(set(dev["query_id"]))]

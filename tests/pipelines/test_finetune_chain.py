@@ -66,6 +66,8 @@ def test_finetune_chain_ci(ci_project: Path):
         assert (rep / f).exists(), f
     pairs_stats = json.loads((rep / "finetune" / "training_pair_stats.json").read_text())
     assert pairs_stats["kept"].get("qrels", 0) > 0
+    aug = json.loads((rep / "finetune" / "augmentation_stats.json").read_text())
+    assert aug["rate"] == 0.25 and 0 < aug["noised"] < aug["eligible"]
     # the candidate's throughput is compared with sentence-transformers' trainer alone on the same rows
     cand = json.loads((rep / "finetune" / "candidate_summary.json").read_text())
     assert cand["st_trainer_alone"]["steps"] == 2 and cand["st_trainer_alone"]["examples_per_second"] > 0

@@ -174,7 +174,8 @@ def analyse_failures(
             gv.update(set(content_tokens(t)))
         cov = (sum(1 for t in gv if t in train_vocab) / len(gv)) if gv else 1.0
         lo, hi = wilson(len(bad), len(sub))
-        uncovered = [t for t, _ in gv.most_common() if t not in train_vocab][:8]
+        # most frequent first, ties alphabetical (set iteration order depends on the hash seed)
+        uncovered = sorted((t for t in gv if t not in train_vocab), key=lambda t: (-gv[t], t))[:8]
         rows.append({
             "group": g, "kind": "cluster" if g.startswith("cluster:") else "rule",
             "n_queries": int(len(sub)), "n_not_good": int(len(bad)),
