@@ -8,7 +8,9 @@ a user who mistypes loses.
 
     .venv/bin/python scripts/typo_robustness.py --models base=all-MiniLM-L6-v2,reference=data/06_models/reference,candidate=data/06_models/candidate
 
-Figures go to ``data/08_reporting/finetune/typo_robustness.json`` (entries merged by model name).
+Figures go to ``data/08_reporting/finetune/typo_robustness.json`` (entries merged by model name) and a
+bar plot of clean vs one-typo nDCG@10 / Recall@100 per model to ``typo_robustness.png`` beside it
+(``--plot-only`` redraws it from the JSON).
 """
 
 from __future__ import annotations
@@ -22,24 +24,45 @@ from pathlib import Path
 import discovery_pipelines  # noqa: F401
 from discovery_pipelines.evaluation import evaluate
 from discovery_pipelines.ingest import load_home_depot
-from discovery_pipelines.io import write_json
+from discovery_pipelines.io import write_figure, write_json
+from discovery_pipelines.reporting import metrics_bar_plot
 from discovery_pipelines.training.augment import typo_query
 from _project import project_splits
 
 CACHE = "data/07_model_output/embedding_cache"
 
 
+METRICS = ("clean_ndcg@10", "typo_ndcg@10", "clean_recall@100", "typo_recall@100")
+
+
+def plot(results: dict, path: Path) -> None:
+    """One panel per split, one bar per model for each of :data:`METRICS`."""
+    splits = sorted({s for e in results["models"].values() for s in e if s != "model"})
+    label = {m: m.replace("_", "\n", 1) for m in METRICS}          # "clean\nndcg@10": readable ticks
+    by_split = {s: {name: {label[m]: e[s][m] for m in METRICS} for name, e in results["models"].items() if s in e}
+                for s in splits}
+    fig = metrics_bar_plot(by_split, list(label.values()))
+    fig.suptitle("dense retrieval, full catalogue: clean vs one-typo queries")
+    write_figure(fig, path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--models", required=True, help="name=model,name=model ... (packaged name or folder)")
+    ap.add_argument("--models", help="name=model,name=model ... (packaged name or folder)")
+    ap.add_argument("--plot-only", action="store_true", help="redraw the plot from --out and exit")
     ap.add_argument("--splits", default="dev,holdout")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--data", default=os.environ.get("DISCOVERY_DATA_ROOT", "../shared/datasets") + "/home_depot")
     ap.add_argument("--out", default="data/08_reporting/finetune/typo_robustness.json")
     a = ap.parse_args()
+    out = Path(a.out)
+    if a.plot_only:
+        plot(json.loads(out.read_text()), out.with_suffix(".png"))
+        return
+    if not a.models:
+        ap.error("--models is required (or --plot-only)")
     ds = load_home_depot(a.data)
     queries = project_splits(ds.queries)
-    out = Path(a.out)
     results = json.loads(out.read_text()) if out.exists() else {"models": {}}
     results["protocol"] = (f"one keyboard typo per query (seed {a.seed}); queries without an alphabetic word of "
                            "4+ letters keep their text; dense retrieval, full catalogue, nDCG@10")
@@ -60,6 +83,7 @@ def main() -> None:
         results["models"][name] = entry
         print(name, json.dumps(entry), flush=True)
         write_json(results, out)
+    plot(results, out.with_suffix(".png"))
 
 
 if __name__ == "__main__":
