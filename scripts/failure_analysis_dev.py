@@ -17,7 +17,6 @@ from pathlib import Path
 
 warnings.filterwarnings("ignore")
 
-
 from discovery_pipelines.evaluation import evaluate  # noqa: E402
 from discovery_pipelines.ingest import load_home_depot  # noqa: E402
 from discovery_pipelines.io import write_json, write_parquet  # noqa: E402

@@ -51,3 +51,9 @@ def subset(queries: pd.DataFrame, qrels: pd.DataFrame, split: str) -> tuple[pd.D
     """Queries of one split and their qrels."""
     q = queries[queries["split"] == split].reset_index(drop=True)
     return q, qrels[qrels["query_id"].isin(set(q["query_id"]))].reset_index(drop=True)
+
+
+def held_out_texts(queries: pd.DataFrame, splits: tuple[str, ...] = ("dev", "holdout")) -> set[str]:
+    """Normalised texts (:func:`text.normalize_query`) of the queries in ``splits``: what no training
+    row may contain, so that no evaluation query leaks into training."""
+    return {normalize_query(t) for t, s in zip(queries["text"], queries["split"]) if s in splits}

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from discovery_pipelines.splits import held_out_texts
 from discovery_pipelines.text import normalize_query
 
 PAIR_COLUMNS = ["query", "query_norm", "product_id", "positive", "source", "group", "weight"]
@@ -92,7 +93,7 @@ def assemble_pairs(
     for s, n in pairs["source"].value_counts().items():
         stats["in"][s] = int(n)
 
-    held_out = {normalize_query(t) for t, s in zip(queries["text"], queries["split"]) if s in ("dev", "holdout")}
+    held_out = held_out_texts(queries)
     leak = pairs["query_norm"].isin(held_out) | (pairs["query_norm"] == "")
     stats["dropped_leakage"] = {str(k): int(v) for k, v in pairs[leak]["source"].value_counts().items()}
     pairs = pairs[~leak]

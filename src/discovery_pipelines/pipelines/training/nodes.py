@@ -16,9 +16,9 @@ import pandas as pd  # noqa: E402
 from discovery_pipelines import tracking  # noqa: E402
 from discovery_pipelines.evaluation import evaluate  # noqa: E402
 from discovery_pipelines.models import load_model, model_fingerprint  # noqa: E402
-from discovery_pipelines.reporting import markdown_table, metrics_bar_plot  # noqa: E402
 from discovery_pipelines.params import reject_unknown  # noqa: E402
-from discovery_pipelines.text import normalize_query  # noqa: E402
+from discovery_pipelines.reporting import markdown_table, metrics_bar_plot  # noqa: E402
+from discovery_pipelines.splits import held_out_texts  # noqa: E402
 from discovery_pipelines.training.augment import add_query_typos  # noqa: E402
 from discovery_pipelines.training.data import assemble_pairs, known_positives  # noqa: E402
 from discovery_pipelines.training.gate import regression_gate  # noqa: E402
@@ -75,10 +75,10 @@ def augment_queries(
     """Typo-aware training: one keyboard typo in the anchor of a seeded ``typo_rate`` share of the
     ``typo_sources`` rows (see :mod:`discovery_pipelines.training.augment`); never a held-out query."""
     params = reject_unknown(params, ("typo_rate", "typo_sources", "layout", "seed"), "augment")
-    held = {normalize_query(t) for t, s in zip(queries["text"], queries["split"]) if s in ("dev", "holdout")}
     out, stats = add_query_typos(
         examples, rate=float(params.get("typo_rate", 0.0)), seed=int(params.get("seed", 13)),
-        sources=params.get("typo_sources", ["qrels"]), layout=str(params.get("layout", "qwerty")), held_out=held,
+        sources=params.get("typo_sources", ["qrels"]), layout=str(params.get("layout", "qwerty")),
+        held_out=held_out_texts(queries),
     )
     tracking.log_metrics({"typo_anchors": stats["noised"]})
     return out, stats
