@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -178,6 +180,12 @@ def test_short_finetune_and_resume(hd_small, minilm_path, tmp_path):
     # a checkpoint exists at step 4; a new call resumes from it instead of starting over
     res2 = train(str(minilm_path), pairs, tmp_path / "run", cfg)
     assert res2.resumed_from is not None and res2.resumed_from.endswith("checkpoint-4")
+    # the resumed job still reports the time and throughput of every step, not only of those after the
+    # resume (with max_steps, transformers' trainer takes one more step when resumed at the last one)
+    ledger = json.loads((tmp_path / "run" / "checkpoints" / "checkpoint-4" / "elapsed.json").read_text())
+    assert ledger["step"] == 4 and 0 < ledger["seconds"] <= res.train_seconds
+    assert res2.examples >= 64 and res2.train_seconds >= ledger["seconds"]
+    assert res2.examples_per_second <= res2.examples / ledger["seconds"]
     # another job (a changed learning rate) in the same folder never resumes the old checkpoints
     cfg3 = TrainConfig(**{**cfg.__dict__, "learning_rate": 1e-5})
     res3 = train(str(minilm_path), pairs, tmp_path / "run", cfg3)

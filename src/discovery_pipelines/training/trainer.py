@@ -65,7 +65,13 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """Where the model went and what happened: ``history`` rows are the trainer's log entries."""
+    """Where the model went and what happened: ``history`` rows are the trainer's log entries.
+
+    ``train_seconds`` is the wall time of every step of the job, those trained before a resume included
+    (read from the resumed checkpoint's ``elapsed.json``); ``examples`` the training examples those seconds
+    cover (a checkpoint without that ledger counts only the steps after the resume), so
+    ``examples_per_second`` stays a throughput even when a finished job is resumed from its last checkpoint.
+    """
 
     model_dir: Path
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -189,6 +195,28 @@ def _job_fingerprint(base_model: Any, ds: Any, config: TrainConfig) -> str:
     return h.hexdigest()
 
 
+_ELAPSED = "elapsed.json"   # per checkpoint: training wall seconds of all steps up to it (across resumes)
+
+
+def _elapsed_ledger(prior_seconds: float):
+    """A ``TrainerCallback`` that writes, into each checkpoint it saves, the training wall seconds of all
+    steps so far (``prior_seconds`` of the run it resumed + this call's), so that a resumed job still
+    reports the time and throughput of every step it trained, not only of the steps after the resume."""
+    from transformers import TrainerCallback
+
+    class ElapsedLedger(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.t0 = time.perf_counter()
+
+        def on_save(self, args, state, control, **kwargs):
+            ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if ckpt.is_dir():
+                seconds = prior_seconds + time.perf_counter() - self.t0
+                (ckpt / _ELAPSED).write_text(json.dumps({"step": state.global_step, "seconds": seconds}))
+
+    return ElapsedLedger()
+
+
 def _last_checkpoint(out: Path) -> str | None:
     cps = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]) if p.name.split("-")[-1].isdigit() else -1)
     return str(cps[-1]) if cps else None
@@ -219,7 +247,8 @@ def train(
             its nDCG@10 when ``early_stopping_patience``).
 
     Returns:
-        :class:`TrainResult` with the per-step history and throughput (training examples / s).
+        :class:`TrainResult` with the per-step history and throughput (training examples / s over all
+        the job's steps, across resumes).
 
     Raises:
         ValueError: no usable training rows, or unknown loss / batch sampler.
@@ -255,12 +284,6 @@ def train(
         logging_steps=config.logging_steps,
         disable_tqdm=False,
     )
-    cbs = list(callbacks or [])
-    if do_eval and config.early_stopping_patience:
-        cbs.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-    trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=ds, loss=loss, evaluator=evaluator, callbacks=cbs
-    )
     # checkpoints are only resumed by the same job: same base model, training rows and configuration
     job = _job_fingerprint(base_model, ds, config)
     job_file = ckpt_dir / "job.json"
@@ -271,11 +294,24 @@ def train(
             shutil.rmtree(old) if old.is_dir() else old.unlink()
     job_file.write_text(json.dumps({"job": job, "config": config.__dict__}, indent=1, default=str))
     resume_from = _last_checkpoint(ckpt_dir) if resume else None
+    # steps already trained and their wall time (None: a checkpoint written without the ledger)
+    start_step, prior_seconds = 0, 0.0
     if resume_from:
         log.info("resuming training from %s", resume_from)
+        ledger = Path(resume_from) / _ELAPSED
+        if ledger.exists():
+            prior_seconds = float(json.loads(ledger.read_text())["seconds"])
+        else:
+            start_step = int(Path(resume_from).name.split("-")[-1])
+    cbs = [*(callbacks or []), _elapsed_ledger(prior_seconds)]
+    if do_eval and config.early_stopping_patience:
+        cbs.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=ds, loss=loss, evaluator=evaluator, callbacks=cbs
+    )
     t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from)
-    secs = time.perf_counter() - t0
+    secs = prior_seconds + time.perf_counter() - t0
     final = work / "final"
     from discovery_pipelines.io import atomic_path
 
@@ -286,6 +322,7 @@ def train(
     history = [dict(h) for h in trainer.state.log_history]
     steps_done = trainer.state.global_step
     examples = min(len(ds), steps_done * config.batch_size) if config.max_steps < 0 else steps_done * config.batch_size
+    examples -= min(examples, start_step * config.batch_size)   # steps whose time is unknown are not counted
     res = TrainResult(final, history, secs, int(examples), examples / secs if secs > 0 else 0.0, resume_from,
                       trainer.state.best_metric)
     (work / "train_result.json").write_text(json.dumps({k: (str(v) if isinstance(v, Path) else v)
