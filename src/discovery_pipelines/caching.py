@@ -16,7 +16,7 @@ after upstream nodes have finished),
 3. its code fingerprint is unchanged: the node function's source plus the source of every module
    of the project's own packages that the function's module references (transitively), plus the
    ``extra_code_paths`` (comments and formatting are ignored: sources are compared as ASTs with
-   docstrings removed);
+   docstrings removed), and the numeric precision models run at (``discovery_pipelines.precision``);
 4. the catalog entries of its inputs and outputs (dataset type, filepath, load/save args) are
    unchanged; and
 5. every output is a persisted local file or folder that still exists with the content hash recorded
@@ -361,6 +361,10 @@ class CodeFingerprinter:
                     parts.append(f"{dist}=={importlib.metadata.version(dist)}")
                 except importlib.metadata.PackageNotFoundError:
                     parts.append(f"{dist}==<absent>")
+            # the numeric precision models run at (bf16 where native under "auto") changes their outputs
+            from discovery_pipelines.precision import resolve_precision
+
+            parts.append(f"precision={resolve_precision()}")
             self._common = sha256_text("\n".join(parts))
         return self._common
 

@@ -221,3 +221,37 @@ def test_loss_variants_widen_the_softmax(hd_small, minilm_path, tmp_path):
     assert first_loss["hard"] > first_loss["plain"] + 0.01
     with pytest.raises(ValueError, match="directions|training"):
         TrainConfig.from_dict({"direction": ["query_to_doc"]})   # a misspelt key is refused
+
+
+@pytest.mark.slow
+def test_checkpoint_selection_keeps_last_unless_best_clearly_wins(hd_small, minilm_path, tmp_path):
+    """With an evaluator, the saved model is the last step's unless an earlier checkpoint beat it by
+    ``best_min_delta``: a huge delta always keeps the last step, a negative one always the best."""
+    import torch
+
+    from discovery_pipelines.models import load_model
+    from discovery_pipelines.training.trainer import TrainConfig, build_ir_evaluator, train
+
+    torch.set_num_threads(2)
+    q, r, p = hd_small.queries, hd_small.qrels, hd_small.products
+    pairs, _ = assemble_pairs(p, q, r, None, None, qrels_min_gain=2.5, max_pairs=64)
+    dev = q[q["split"] == "dev"]
+    ev = build_ir_evaluator(p, dev, r[r["query_id"].isin(set(dev["query_id"]))], rel_threshold=2.5,
+                            n_queries=30, n_distractors=200, seed=0)
+    runs = {}
+    for name, delta in (("last", 10.0), ("best", -10.0)):
+        cfg = TrainConfig(batch_size=16, max_steps=4, eval_steps=2, learning_rate=2e-4, max_seq_length=32,
+                          early_stopping_patience=None, logging_steps=1, best_min_delta=delta, seed=3)
+        runs[name] = train(str(minilm_path), pairs, tmp_path / name, cfg, evaluator=ev, resume=False)
+    last, best = runs["last"], runs["best"]
+    evals = [h for h in last.history if "eval_dev_cosine_ndcg@10" in h]
+    assert [h["step"] for h in evals] == [2, 4]
+    assert last.selected_step == 4 and last.selection.startswith(("last", "best = last"))
+    scores = {h["step"]: h["eval_dev_cosine_ndcg@10"] for h in evals}
+    assert best.selected_step == max(scores, key=scores.get)
+    # the saved model is that step's checkpoint (same embeddings), at the inference length
+    ckpt = load_model(str(tmp_path / "last" / "checkpoints" / "checkpoint-4"))
+    saved = load_model(last.model_dir)
+    assert saved.max_seq_length == load_model(str(minilm_path)).max_seq_length
+    ckpt.max_seq_length = saved.max_seq_length
+    np.testing.assert_allclose(saved.encode(["cordless drill"]), ckpt.encode(["cordless drill"]), atol=1e-5)

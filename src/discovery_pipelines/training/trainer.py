@@ -25,6 +25,7 @@ import pandas as pd
 
 from discovery_pipelines.models import load_model, model_fingerprint
 from discovery_pipelines.params import reject_unknown
+from discovery_pipelines.precision import resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,11 @@ class TrainConfig:
     max_seq_length: int | None = 64     # training-time truncation (tokens); the saved model keeps the base's
     eval_steps: int = 50
     early_stopping_patience: int | None = 3
+    best_min_delta: float = 0.002       # keep the final model unless the best checkpoint beats it by this much
     seed: int = 13
     save_total_limit: int = 2
     logging_steps: int = 10
+    precision: str = "auto"             # fp32 | bf16 (mixed-precision autocast) | auto (bf16 where native)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
@@ -80,6 +83,8 @@ class TrainResult:
     examples_per_second: float = 0.0
     resumed_from: str | None = None
     best_metric: float | None = None
+    selected_step: int | None = None
+    selection: str | None = None
 
 
 def _train_dataset(pairs: pd.DataFrame, num_negatives: int):
@@ -180,6 +185,7 @@ def _training_args(config: TrainConfig, output_dir: str, **overrides: Any) -> An
         report_to="none",
         dataloader_num_workers=0,
         use_cpu=not torch.cuda.is_available(),
+        bf16=resolve_precision(config.precision) == "bf16",
     )
     return SentenceTransformerTrainingArguments(**{**kw, **overrides})
 
@@ -189,6 +195,7 @@ def _job_fingerprint(base_model: Any, ds: Any, config: TrainConfig) -> str:
     h = hashlib.sha256()
     h.update(model_fingerprint(base_model).encode())
     h.update(json.dumps(config.__dict__, sort_keys=True, default=str).encode())
+    h.update(resolve_precision(config.precision).encode())   # "auto" differs between machines
     for row in zip(*(ds[c] for c in ds.column_names)):
         h.update("\x1f".join(row).encode("utf-8"))
         h.update(b"\x1e")
@@ -244,7 +251,9 @@ def train(
             model, every training row and the configuration, and checkpoints written by another
             job are deleted instead of resumed.
         evaluator: a sentence-transformers evaluator run every ``eval_steps`` (early stopping on
-            its nDCG@10 when ``early_stopping_patience``).
+            its nDCG@10 when ``early_stopping_patience``). The saved model is the one of the last step
+            unless an earlier checkpoint scored at least ``config.best_min_delta`` nDCG@10 higher: a
+            small dev subset is noisy, and an argmax over it can pick a half-trained checkpoint by 1e-4.
 
     Returns:
         :class:`TrainResult` with the per-step history and throughput (training examples / s over all
@@ -315,19 +324,45 @@ def train(
     final = work / "final"
     from discovery_pipelines.io import atomic_path
 
+    out_model, selected_step, selection = _select_model(trainer, metric, config.best_min_delta)
     # the training truncation is a speed knob only: the saved model encodes with the production length
-    trainer.model.max_seq_length = inference_max_seq_length
+    out_model.max_seq_length = inference_max_seq_length
     with atomic_path(final) as tmp:
-        trainer.model.save_pretrained(str(tmp))
+        out_model.save_pretrained(str(tmp))
     history = [dict(h) for h in trainer.state.log_history]
     steps_done = trainer.state.global_step
     examples = min(len(ds), steps_done * config.batch_size) if config.max_steps < 0 else steps_done * config.batch_size
     examples -= min(examples, start_step * config.batch_size)   # steps whose time is unknown are not counted
     res = TrainResult(final, history, secs, int(examples), examples / secs if secs > 0 else 0.0, resume_from,
-                      trainer.state.best_metric)
+                      trainer.state.best_metric, selected_step, selection)
     (work / "train_result.json").write_text(json.dumps({k: (str(v) if isinstance(v, Path) else v)
                                                          for k, v in res.__dict__.items()}, default=str, indent=1))
     return res
+
+
+def _select_model(trainer: Any, metric: str | None, min_delta: float) -> tuple[Any, int, str]:
+    """The model to save after training: ``(model, step, reason)``.
+
+    Without an evaluator it is the last step's model. With one, transformers' trainer has loaded the
+    checkpoint with the best ``metric`` (``load_best_model_at_end``); we keep it only if it beats the last
+    evaluation by at least ``min_delta``, else we reload the last step's checkpoint.
+    """
+    state = trainer.state
+    last = state.global_step
+    evals = [h for h in state.log_history if metric and metric in h]
+    best_ckpt = state.best_model_checkpoint
+    if not evals or best_ckpt is None or state.best_metric is None:
+        return trainer.model, last, "last step (no evaluation)"
+    best_step = int(Path(best_ckpt).name.split("-")[-1])
+    final_eval = evals[-1]
+    final_path = Path(trainer.args.output_dir) / f"checkpoint-{final_eval['step']}"
+    gain = float(state.best_metric) - float(final_eval[metric])
+    if best_step == final_eval["step"]:
+        return trainer.model, best_step, "best = last evaluated step"
+    if gain >= min_delta or not final_path.is_dir():
+        return trainer.model, best_step, f"best checkpoint (+{gain:.4f} over step {final_eval['step']})"
+    return (load_model(str(final_path)), int(final_eval["step"]),
+            f"last evaluated step (best step {best_step} only +{gain:.4f} < {min_delta})")
 
 
 def bare_trainer_throughput(base_model: Any, pairs: pd.DataFrame, config: TrainConfig, steps: int = 16) -> dict[str, Any]:

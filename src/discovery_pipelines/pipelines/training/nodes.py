@@ -146,7 +146,7 @@ def _summary(res: Any, cfg: TrainConfig) -> dict[str, Any]:
     return {
         "config": cfg.__dict__, "train_seconds": res.train_seconds, "examples": res.examples,
         "examples_per_second": res.examples_per_second, "resumed_from": res.resumed_from,
-        "best_metric": res.best_metric,
+        "best_metric": res.best_metric, "selected_step": res.selected_step, "selection": res.selection,
         "history": [h for h in res.history if any(k.startswith("eval_") or k == "loss" for k in h)],
     }
 
