@@ -87,15 +87,24 @@ def test_positive_aware_ceiling(hd_small, minilm_path, tmp_path):
     out, stats = mine_band_negatives(str(minilm_path), pairs, p, exclude, min_score=0.2, max_score=0.9,
                                      num_negatives=1, cache_dir=tmp_path, max_relative=0.9)
     assert stats["max_relative"] == 0.9 and stats["anchors_with_all_negatives"] > 0
+    from discovery_pipelines.embeddings import encode
+
     st = load_model(str(minilm_path))
     title = dict(zip(p["product_id"], p["title"]))
     has = out["negative_id_1"].notna()
-    qe = st.encode(out.loc[has, "query"].tolist(), normalize_embeddings=True)
-    pe = st.encode(out.loc[has, "positive"].tolist(), normalize_embeddings=True)
-    ne = st.encode([title[i] for i in out.loc[has, "negative_id_1"]], normalize_embeddings=True)
+
+    def emb(texts):   # scores at the precision the miner used (bf16 autocast where native)
+        return encode(st, texts, cache_dir=None, show_progress=False)
+
+    qe = emb(out.loc[has, "query"].tolist())
+    pe = emb(out.loc[has, "positive"].tolist())
+    ne = emb([title[i] for i in out.loc[has, "negative_id_1"]])
+    from discovery_pipelines.precision import resolve_precision
+
     pos, neg = (qe * pe).sum(1), (qe * ne).sum(1)
-    assert (neg <= 0.9 * pos + 1e-4).all()          # never closer than 90 % of the positive's score
-    assert (neg >= 0.2 - 1e-4).all() and (neg <= 0.9 + 1e-4).all()
+    tol = 1e-4 if resolve_precision() == "fp32" else 3e-3   # bf16 scores move with the batch's padding
+    assert (neg <= 0.9 * pos + tol).all()          # never closer than 90 % of the positive's score
+    assert (neg >= 0.2 - tol).all() and (neg <= 0.9 + tol).all()
     # random fill: every anchor keeps a negative, never one of its known positives
     filled, fstats = mine_band_negatives(str(minilm_path), pairs, p, exclude, min_score=0.2, max_score=0.9,
                                          num_negatives=1, cache_dir=tmp_path, max_relative=0.9, fill_random=True)
