@@ -34,6 +34,7 @@ import pandas as pd
 
 from discovery_pipelines.embeddings import DEFAULT_CACHE_DIR, corpus_fingerprint, encode, product_texts
 from discovery_pipelines.io import atomic_path
+from discovery_pipelines.precision import resolve_precision
 
 FORMAT_VERSION = 1
 INDEX_FILE = "index.faiss"
@@ -246,6 +247,7 @@ def export_index(
 
     st, fingerprint, model_path = _model_identity(model)
     texts = product_texts(products, text_fields)
+    precision = resolve_precision() if embeddings is None else None   # None: the caller passed the vectors
     if embeddings is None:
         embeddings = encode(
             st,
@@ -303,6 +305,7 @@ def export_index(
             "n_vectors": int(index.ntotal),
             "is_trained": bool(index.is_trained),
             "text_fields": list(text_fields),
+            "encode_precision": precision,
             "corpus_fingerprint": corpus_fingerprint(texts),
             "columns": list(ids.columns),
             "search_params": dict(search_params or {}),

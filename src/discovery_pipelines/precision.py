@@ -58,7 +58,8 @@ def resolve_precision(precision: str | None = None) -> str:
     """
     p = (precision if precision is not None else os.environ.get(ENV_VAR, "auto")).strip().lower()
     if p not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {p!r} (from {'argument' if precision is not None else ENV_VAR})")
+        source = "argument" if precision is not None else ENV_VAR
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {p!r} (from {source})")
     if p != "auto":
         return p
     import torch

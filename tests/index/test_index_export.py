@@ -41,6 +41,7 @@ def test_flat_export_roundtrip(flat_dir, st_model, catalogue, catalogue_emb):
     assert m["n_vectors"] == len(products) == len(li) == li.index.ntotal
     assert m["model_fingerprint"] == model_fingerprint(st_model)
     assert m["corpus_fingerprint"] == corpus_fingerprint(product_texts(products))
+    assert m["encode_precision"] is None   # the vectors were passed in, not encoded by the export
     assert m["format_version"] == 1 and m["metadata"] == {"run": "test"}
     assert m["created_utc"].endswith("+00:00") and "faiss-cpu" in m["library_versions"]
     assert set(m["files"]) == {INDEX_FILE, IDS_FILE, EMBEDDINGS_FILE}
@@ -58,7 +59,9 @@ def test_flat_export_roundtrip(flat_dir, st_model, catalogue, catalogue_emb):
 
 def test_export_encodes_with_cache_when_no_embeddings(tmp_path, st_model, catalogue, catalogue_emb):
     out = export_index(tmp_path / "enc", st_model, catalogue[0], cache_dir=CACHE_DIR, show_progress=False)
-    np.testing.assert_allclose(load_index(out).embeddings, catalogue_emb, atol=1e-6)
+    li = load_index(out)
+    np.testing.assert_allclose(li.embeddings, catalogue_emb, atol=1e-6)
+    assert li.manifest["encode_precision"] in ("fp32", "bf16")
 
 
 def test_wrong_model_fingerprint_is_refused(flat_dir):
