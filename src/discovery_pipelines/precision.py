@@ -49,16 +49,18 @@ def resolve_precision(precision: str | None = None) -> str:
     """``"fp32"`` or ``"bf16"`` for a requested ``precision``.
 
     Args:
-        precision: ``"fp32"``, ``"bf16"`` or ``"auto"``; ``None`` reads the ``DISCOVERY_PRECISION``
-            environment variable (default ``"auto"``). ``auto`` is ``bf16`` on a CUDA device with bf16
-            support or on a CPU with native bf16 (AMX / AVX512-BF16), else ``fp32``.
+        precision: ``"fp32"`` or ``"bf16"`` (used as given), or ``"auto"`` / ``None``: the value of the
+            ``DISCOVERY_PRECISION`` environment variable when it names one, else ``bf16`` on a CUDA device
+            with bf16 support or on a CPU with native bf16 (AMX / AVX512-BF16), else ``fp32``.
 
     Raises:
         ValueError: an unknown precision name.
     """
-    p = (precision if precision is not None else os.environ.get(ENV_VAR, "auto")).strip().lower()
+    p = (precision if precision is not None else "auto").strip().lower()
+    source = "argument"
+    if p == "auto":   # a machine-wide choice in the environment decides what "auto" means
+        p, source = os.environ.get(ENV_VAR, "auto").strip().lower(), ENV_VAR
     if p not in PRECISIONS:
-        source = "argument" if precision is not None else ENV_VAR
         raise ValueError(f"precision must be one of {PRECISIONS}, got {p!r} (from {source})")
     if p != "auto":
         return p

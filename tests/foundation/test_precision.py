@@ -14,7 +14,8 @@ def test_resolve_precision_names_and_env(monkeypatch):
     assert resolve_precision("BF16") == "bf16"
     assert resolve_precision("auto") in ("fp32", "bf16")
     monkeypatch.setenv("DISCOVERY_PRECISION", "fp32")
-    assert resolve_precision() == "fp32"
+    assert resolve_precision() == resolve_precision("auto") == "fp32"   # the environment decides "auto"
+    assert resolve_precision("bf16") == "bf16"                          # an explicit name wins
     monkeypatch.setenv("DISCOVERY_PRECISION", "half")
     with pytest.raises(ValueError, match="DISCOVERY_PRECISION"):
         resolve_precision()

@@ -56,7 +56,7 @@ class TrainConfig:
     seed: int = 13
     save_total_limit: int = 2
     logging_steps: int = 10
-    precision: str = "auto"             # fp32 | bf16 (mixed-precision autocast) | auto (bf16 where native)
+    precision: str = "auto"             # fp32 | bf16 (mixed-precision autocast) | auto (DISCOVERY_PRECISION, else bf16 where native)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
