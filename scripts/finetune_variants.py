@@ -24,8 +24,8 @@ from pathlib import Path
 import pandas as pd
 
 import discovery_pipelines  # noqa: F401  (offline environment)
-from discovery_pipelines.evaluation import evaluate
 from discovery_pipelines.io import write_figure, write_json
+from discovery_pipelines.pipelines.evaluate.nodes import evaluate_splits
 from discovery_pipelines.precision import resolve_precision
 from discovery_pipelines.training.data import known_positives
 from discovery_pipelines.training.gate import regression_gate
@@ -35,21 +35,15 @@ from discovery_pipelines.training.trainer import TrainConfig, train
 from _project import project_params
 
 BASE = "all-MiniLM-L6-v2"
-CACHE = "data/07_model_output/embedding_cache"
 OUT = Path("data/08_reporting/finetune/variants_full.json")
 
 
-def score(model, products, queries, qrels) -> tuple[pd.DataFrame, dict]:
-    """Per-query dense results on dev + holdout (full catalogue) and ``{split: metrics}``."""
-    frames, mets = [], {}
-    for split in ("dev", "holdout"):
-        q = queries[queries["split"] == split]
-        r = qrels[qrels["query_id"].isin(set(q["query_id"]))]
-        e = evaluate(model, products, q, r, retrievers=["dense"], k=100, rel_threshold=2.0, cache_dir=CACHE,
-                     show_progress=False)
-        frames.append(e.per_query.assign(split=split))
-        mets[split] = e.metrics["dense"]
-    return pd.concat(frames, ignore_index=True), mets
+def score(model, products, queries, qrels, eval_params: dict) -> tuple[pd.DataFrame, dict]:
+    """Per-query dense results on dev + holdout (full catalogue) and ``{split: metrics}``: the evaluate
+    pipeline's own node with the project's ``evaluate`` parameters (thresholds, Good rule, cache)."""
+    pq, metrics = evaluate_splits(products, queries, qrels, {**eval_params, "model": model, "retrievers": ["dense"],
+                                                             "splits": ["dev", "holdout"]})
+    return pq, {split: m["dense"] for split, m in metrics["by_split"].items()}
 
 
 def gate_view(base_pq: pd.DataFrame, pq: pd.DataFrame, gate: dict) -> dict:
@@ -104,17 +98,18 @@ def main() -> None:
     if a.plot_only:
         plot(results, OUT.with_suffix(".png"))
         return
-    params = project_params()["finetune"]
+    project = project_params()
+    params, eval_params = project["finetune"], project["evaluate"]
     products = pd.read_parquet("data/03_primary/products.parquet")
     queries = pd.read_parquet("data/03_primary/queries.parquet")
     qrels = pd.read_parquet("data/03_primary/qrels.parquet")
     pairs = pd.read_parquet("data/05_model_input/training_pairs.parquet")
     results.update(precision=resolve_precision(), max_flips=int(params["gate"]["max_flips"]))
-    base_pq, base_m = score(BASE, products, queries, qrels)
+    base_pq, base_m = score(BASE, products, queries, qrels, eval_params)
     results["models"]["base"] = {"dev": base_m["dev"], "holdout": base_m["holdout"], "holdout_flips": 0}
 
     def record(name: str, model, extra: dict) -> None:
-        pq, m = score(model, products, queries, qrels)
+        pq, m = score(model, products, queries, qrels, eval_params)
         results["models"][name] = {"dev": m["dev"], "holdout": m["holdout"], **gate_view(base_pq, pq, params["gate"]),
                                    **extra}
         r = results["models"][name]
@@ -129,7 +124,7 @@ def main() -> None:
     examples, nstats = mine_band_negatives(
         BASE, pairs, products, exclude, min_score=float(neg["min_score"]), max_score=float(neg["max_score"]),
         num_negatives=a.negs, candidates=int(neg["candidates"]), max_relative=neg.get("max_relative"),
-        fill_random=bool(neg.get("fill_random", False)), cache_dir=CACHE)
+        fill_random=bool(neg.get("fill_random", False)), cache_dir=params["models"]["cache_dir"])
     cfg = {**params["candidate"]["train"], "num_negatives": a.negs, "early_stopping_patience": None,
            **json.loads(a.train)}
     models, secs = [], 0.0

@@ -79,7 +79,9 @@ def test_round_robin_sampling_covers_more_queries(hd_small):
 
 
 def test_positive_aware_ceiling(hd_small, minilm_path, tmp_path):
+    from discovery_pipelines.embeddings import encode
     from discovery_pipelines.models import load_model
+    from discovery_pipelines.precision import resolve_precision
 
     q, r, p = hd_small.queries, hd_small.qrels, hd_small.products
     pairs, _ = assemble_pairs(p, q, r, None, None, qrels_min_gain=2.5, max_pairs=80)
@@ -87,8 +89,6 @@ def test_positive_aware_ceiling(hd_small, minilm_path, tmp_path):
     out, stats = mine_band_negatives(str(minilm_path), pairs, p, exclude, min_score=0.2, max_score=0.9,
                                      num_negatives=1, cache_dir=tmp_path, max_relative=0.9)
     assert stats["max_relative"] == 0.9 and stats["anchors_with_all_negatives"] > 0
-    from discovery_pipelines.embeddings import encode
-
     st = load_model(str(minilm_path))
     title = dict(zip(p["product_id"], p["title"]))
     has = out["negative_id_1"].notna()
@@ -99,8 +99,6 @@ def test_positive_aware_ceiling(hd_small, minilm_path, tmp_path):
     qe = emb(out.loc[has, "query"].tolist())
     pe = emb(out.loc[has, "positive"].tolist())
     ne = emb([title[i] for i in out.loc[has, "negative_id_1"]])
-    from discovery_pipelines.precision import resolve_precision
-
     pos, neg = (qe * pe).sum(1), (qe * ne).sum(1)
     tol = 1e-4 if resolve_precision() == "fp32" else 3e-3   # bf16 scores move with the batch's padding
     assert (neg <= 0.9 * pos + tol).all()          # never closer than 90 % of the positive's score
