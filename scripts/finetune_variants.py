@@ -26,6 +26,7 @@ import pandas as pd
 import discovery_pipelines  # noqa: F401  (offline environment)
 from discovery_pipelines.io import write_figure, write_json
 from discovery_pipelines.pipelines.evaluate.nodes import evaluate_splits
+from discovery_pipelines.pipelines.training.nodes import assemble_training_pairs
 from discovery_pipelines.precision import resolve_precision
 from discovery_pipelines.training.data import known_positives
 from discovery_pipelines.training.gate import regression_gate
@@ -89,6 +90,8 @@ def main() -> None:
     ap.add_argument("name", help="label of the variant in the results")
     ap.add_argument("--negs", type=int, default=3, help="hard negatives per anchor")
     ap.add_argument("--train", default="{}", help="JSON overrides of the candidate's training parameters")
+    ap.add_argument("--data", default="", help="JSON overrides of finetune.data: the pairs are re-assembled "
+                    "(e.g. '{\"caps\": {\"qrels\": 22000}, \"max_pairs\": 24500}'); default: kedro run's pairs")
     ap.add_argument("--seeds", default="13", help="comma-separated seeds; more than one = uniform model soup")
     ap.add_argument("--alphas", default="0.6,0.7,1.0", help="WiSE-FT alphas scored")
     ap.add_argument("--reference", default="", help="also score this model folder (e.g. data/06_models/reference)")
@@ -104,6 +107,11 @@ def main() -> None:
     queries = pd.read_parquet("data/03_primary/queries.parquet")
     qrels = pd.read_parquet("data/03_primary/qrels.parquet")
     pairs = pd.read_parquet("data/05_model_input/training_pairs.parquet")
+    if a.data:
+        pairs, pstats = assemble_training_pairs(
+            products, queries, qrels, pd.read_parquet("data/04_feature/mined_positives.parquet"),
+            pd.read_parquet("data/04_feature/synthetic_pairs.parquet"), {**params["data"], **json.loads(a.data)})
+        print("re-assembled pairs:", pstats["kept"], flush=True)
     results.update(precision=resolve_precision(), max_flips=int(params["gate"]["max_flips"]))
     base_pq, base_m = score(BASE, products, queries, qrels, eval_params)
     results["models"]["base"] = {"dev": base_m["dev"], "holdout": base_m["holdout"], "holdout_flips": 0}
@@ -137,7 +145,8 @@ def main() -> None:
     model = models[0]
     for i, m in enumerate(models[1:], start=2):   # running uniform mean = model soup
         model = interpolate_weights(model, m, 1.0 / i)
-    extra = {"train_config": cfg, "seeds": a.seeds, "negatives": nstats, "train_seconds": secs}
+    extra = {"train_config": cfg, "seeds": a.seeds, "negatives": nstats, "train_seconds": secs,
+             "data": json.loads(a.data) if a.data else None, "n_pairs": int(len(pairs))}
     for al in [float(x) for x in a.alphas.split(",") if x]:
         record(f"{a.name}@{al}", model if al >= 1 else interpolate_weights(BASE, model, al),
                {**extra, "wise_alpha": al})
