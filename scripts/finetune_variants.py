@@ -10,6 +10,9 @@ production model, and the same count on dev (a gate-free signal for choosing alp
     .venv/bin/python scripts/finetune_variants.py neg3_bs128 --negs 3 \
         --train '{"batch_size": 128, "learning_rate": 1.5e-4}' --alphas 0.5,0.6,0.7,1.0
 
+``--data`` re-assembles the training pairs with other ``finetune.data`` budgets (e.g. all train qrels pairs),
+``--soup-of`` averages models already trained (e.g. three seeds) instead of training.
+
 Runs take ~6 min of training and ~1 min of encoding per alpha on 2 cores with bf16 (see docs/finetune.md).
 Figures are merged into ``data/08_reporting/finetune/variants_full.json`` with a plot beside it.
 """
@@ -61,6 +64,14 @@ def gate_view(base_pq: pd.DataFrame, pq: pd.DataFrame, gate: dict) -> dict:
             "dev_good": int(dev_good.sum()), "holdout_good": g["regression_holdout"]["n_queries"]}
 
 
+def soup(models: list[str]):
+    """Uniform weight average of ``models`` (a running mean; Wortsman et al. 2022); one model is returned as is."""
+    model = models[0]
+    for i, m in enumerate(models[1:], start=2):
+        model = interpolate_weights(model, m, 1.0 / i)
+    return model
+
+
 def plot(results: dict, path: Path) -> None:
     """Dev nDCG@10 against holdout Good -> Not Good flips, one point per model, the gate's limit dashed."""
     import matplotlib
@@ -73,10 +84,13 @@ def plot(results: dict, path: Path) -> None:
         if name == "base":
             continue
         x, y = m["holdout_flips"], m["dev"]["ndcg@10"]
-        ax.scatter([x], [y], color="tab:gray" if name.startswith("reference") else "tab:blue")
+        big = int(m.get("n_pairs") or 0) > 13500 or "22k" in name
+        ax.scatter([x], [y], color="tab:gray" if name.startswith("reference") else "tab:green" if big else "tab:blue")
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=6)
     if results.get("max_flips") is not None:
         ax.axvline(results["max_flips"], color="tab:red", ls="--", lw=1, label="gate: max flips")
+        ax.scatter([], [], color="tab:blue", label="12,500 training pairs")
+        ax.scatter([], [], color="tab:green", label="23,500+ training pairs")
         ax.legend(fontsize=8)
     ax.set_xlabel("Good -> Not Good flips on the regression holdout")
     ax.set_ylabel("dev nDCG@10 (full catalogue)")
@@ -95,6 +109,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="13", help="comma-separated seeds; more than one = uniform model soup")
     ap.add_argument("--alphas", default="0.6,0.7,1.0", help="WiSE-FT alphas scored")
     ap.add_argument("--reference", default="", help="also score this model folder (e.g. data/06_models/reference)")
+    ap.add_argument("--soup-of", default="", help="comma-separated trained model folders to average instead of "
+                    "training (e.g. data/06_models/variants/big22k-s13/final,...)")
     ap.add_argument("--plot-only", action="store_true")
     a = ap.parse_args()
     results = json.loads(OUT.read_text()) if OUT.exists() else {"models": {}}
@@ -127,6 +143,13 @@ def main() -> None:
 
     if a.reference:
         record("reference", a.reference, {})
+    if a.soup_of:
+        model = soup([m for m in a.soup_of.split(",") if m])
+        for al in [float(x) for x in a.alphas.split(",") if x]:
+            record(f"{a.name}@{al}", model if al >= 1 else interpolate_weights(BASE, model, al),
+                   {"soup_of": a.soup_of, "wise_alpha": al})
+        plot(results, OUT.with_suffix(".png"))
+        return
     neg = params["negatives"]
     exclude = known_positives(qrels, queries, pairs, float(neg["exclude_min_gain"]))
     examples, nstats = mine_band_negatives(
@@ -142,9 +165,7 @@ def main() -> None:
                     TrainConfig.from_dict({**cfg, "seed": seed}), resume=False)
         secs += time.perf_counter() - t
         models.append(str(res.model_dir))
-    model = models[0]
-    for i, m in enumerate(models[1:], start=2):   # running uniform mean = model soup
-        model = interpolate_weights(model, m, 1.0 / i)
+    model = soup(models)
     extra = {"train_config": cfg, "seeds": a.seeds, "negatives": nstats, "train_seconds": secs,
              "data": json.loads(a.data) if a.data else None, "n_pairs": int(len(pairs))}
     for al in [float(x) for x in a.alphas.split(",") if x]:
