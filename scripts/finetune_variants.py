@@ -13,7 +13,7 @@ production model, and the same count on dev (a gate-free signal for choosing alp
 ``--data`` re-assembles the training pairs with other ``finetune.data`` budgets (e.g. all train qrels pairs),
 ``--soup-of`` averages models already trained (e.g. three seeds) instead of training.
 
-Runs take ~6 min of training and ~1 min of encoding per alpha on 2 cores with bf16 (see docs/finetune.md).
+Runs take ~6 min (12,500 pairs) or ~11 min (23,500) of training and ~1 min of encoding per alpha on 2 cores with bf16 (see docs/finetune.md).
 Figures are merged into ``data/08_reporting/finetune/variants_full.json`` with a plot beside it.
 """
 
