@@ -29,12 +29,10 @@ import pandas as pd
 import discovery_pipelines  # noqa: F401  (offline environment)
 from discovery_pipelines.io import write_figure, write_json
 from discovery_pipelines.pipelines.evaluate.nodes import evaluate_splits
-from discovery_pipelines.pipelines.training.nodes import assemble_training_pairs
+from discovery_pipelines.pipelines.training.nodes import add_hard_negatives, assemble_training_pairs
 from discovery_pipelines.precision import resolve_precision
-from discovery_pipelines.training.data import known_positives
 from discovery_pipelines.training.gate import regression_gate
 from discovery_pipelines.training.interpolate import interpolate_weights
-from discovery_pipelines.training.negatives import mine_band_negatives
 from discovery_pipelines.training.trainer import TrainConfig, train
 from _project import project_params
 
@@ -84,7 +82,7 @@ def plot(results: dict, path: Path) -> None:
         if name == "base":
             continue
         x, y = m["holdout_flips"], m["dev"]["ndcg@10"]
-        big = int(m.get("n_pairs") or 0) > 13500 or "22k" in name
+        big = int(m.get("n_pairs") or 0) > 13500
         ax.scatter([x], [y], color="tab:gray" if name.startswith("reference") else "tab:green" if big else "tab:blue")
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=6)
     if results.get("max_flips") is not None:
@@ -144,30 +142,26 @@ def main() -> None:
     if a.reference:
         record("reference", a.reference, {})
     if a.soup_of:
-        model = soup([m for m in a.soup_of.split(",") if m])
-        for al in [float(x) for x in a.alphas.split(",") if x]:
-            record(f"{a.name}@{al}", model if al >= 1 else interpolate_weights(BASE, model, al),
-                   {"soup_of": a.soup_of, "wise_alpha": al})
-        plot(results, OUT.with_suffix(".png"))
-        return
-    neg = params["negatives"]
-    exclude = known_positives(qrels, queries, pairs, float(neg["exclude_min_gain"]))
-    examples, nstats = mine_band_negatives(
-        BASE, pairs, products, exclude, min_score=float(neg["min_score"]), max_score=float(neg["max_score"]),
-        num_negatives=a.negs, candidates=int(neg["candidates"]), max_relative=neg.get("max_relative"),
-        fill_random=bool(neg.get("fill_random", False)), cache_dir=params["models"]["cache_dir"])
-    cfg = {**params["candidate"]["train"], "num_negatives": a.negs, "early_stopping_patience": None,
-           **json.loads(a.train)}
-    models, secs = [], 0.0
-    for seed in [int(s) for s in a.seeds.split(",")]:
-        t = time.perf_counter()
-        res = train(BASE, examples, Path("data/06_models/variants") / f"{a.name}-s{seed}",
-                    TrainConfig.from_dict({**cfg, "seed": seed}), resume=False)
-        secs += time.perf_counter() - t
-        models.append(str(res.model_dir))
+        models = [m for m in a.soup_of.split(",") if m]
+        # the rows each model was trained on (one epoch: every pair once), from its train_result.json
+        n_pairs = json.loads((Path(models[0]).parent / "train_result.json").read_text())["examples"]
+        extra = {"soup_of": a.soup_of, "n_pairs": int(n_pairs)}
+    else:
+        # the pipeline's own node, so the variants mine exactly as kedro run does (band, ceiling, fill, exclusions)
+        examples, nstats = add_hard_negatives(pairs, products, queries, qrels,
+                                              {**params["negatives"], "num_negatives": a.negs}, params["models"])
+        cfg = {**params["candidate"]["train"], "num_negatives": a.negs, "early_stopping_patience": None,
+               **json.loads(a.train)}
+        models, secs = [], 0.0
+        for seed in [int(s) for s in a.seeds.split(",")]:
+            t = time.perf_counter()
+            res = train(BASE, examples, Path("data/06_models/variants") / f"{a.name}-s{seed}",
+                        TrainConfig.from_dict({**cfg, "seed": seed}), resume=False)
+            secs += time.perf_counter() - t
+            models.append(str(res.model_dir))
+        extra = {"train_config": cfg, "seeds": a.seeds, "negatives": nstats, "train_seconds": secs,
+                 "data": json.loads(a.data) if a.data else None, "n_pairs": int(len(pairs))}
     model = soup(models)
-    extra = {"train_config": cfg, "seeds": a.seeds, "negatives": nstats, "train_seconds": secs,
-             "data": json.loads(a.data) if a.data else None, "n_pairs": int(len(pairs))}
     for al in [float(x) for x in a.alphas.split(",") if x]:
         record(f"{a.name}@{al}", model if al >= 1 else interpolate_weights(BASE, model, al),
                {**extra, "wise_alpha": al})

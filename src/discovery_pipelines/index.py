@@ -255,6 +255,7 @@ def export_index(
             cache_dir=cache_dir,
             model_key=fingerprint,
             show_progress=show_progress,
+            precision=precision,
         )
     emb = np.ascontiguousarray(embeddings, dtype=np.float32)
     if emb.ndim != 2 or emb.shape[0] != len(products):
