@@ -14,7 +14,7 @@ import pandas as pd
 from kedro.config import OmegaConfigLoader
 
 from discovery_pipelines.settings import CONFIG_LOADER_ARGS
-from discovery_pipelines.splits import assign_splits
+from discovery_pipelines.data.splits import assign_splits
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ def project_params() -> dict[str, Any]:
 
 def project_splits(queries: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
     """``queries`` with the pipeline's ``split`` column (salted hash of the normalised query, see
-    :func:`discovery_pipelines.splits.assign_splits`), using ``ingest.splits.fractions`` / ``salt``.
+    :func:`discovery_pipelines.data.splits.assign_splits`), using ``ingest.splits.fractions`` / ``salt``.
 
     Raises:
         KeyError: the parameters have no ``ingest.splits.fractions``.

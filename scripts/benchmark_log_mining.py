@@ -3,9 +3,9 @@
 Simulates ``--events`` click-log events once (Home Depot, BM25 lists, position-based click model;
 reused on later runs from ``--events-dir``), then mines them in two fresh child processes:
 
-* ``pipeline``: :func:`discovery_pipelines.logmining.mine_events` with the default engine (DuckDB,
+* ``pipeline``: :func:`discovery_pipelines.log_mining.mine_events` with the default engine (DuckDB,
   stage 1 partition by partition + stage 2), exactly what ``kedro run --pipeline=log_mining`` runs;
-* ``hand_written``: :func:`discovery_pipelines.logmining.mining.hand_written_duckdb_sql`, one DuckDB
+* ``hand_written``: :func:`discovery_pipelines.log_mining.mining.hand_written_duckdb_sql`, one DuckDB
   query over all files doing the same cleaning and aggregation.
 
 Each child reports its wall time and peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, which
@@ -45,8 +45,8 @@ def _load() -> dict:
 
 
 def _generate(args) -> dict:
-    from discovery_pipelines.ingest import load_home_depot
-    from discovery_pipelines.logmining import ClickModel, ranked_lists, simulate_events
+    from discovery_pipelines.data.ingest import load_home_depot
+    from discovery_pipelines.log_mining import ClickModel, ranked_lists, simulate_events
 
     manifest_path = Path(args.events_dir) / "_manifest.json"
     if manifest_path.exists():
@@ -73,8 +73,8 @@ def _child(args) -> None:
     """Mine in this (fresh) process and print one JSON line with figures."""
     import pandas as pd
 
-    from discovery_pipelines.logmining import MiningParams, mine_events
-    from discovery_pipelines.logmining.mining import duckdb_connect, hand_written_duckdb_sql
+    from discovery_pipelines.log_mining import MiningParams, mine_events
+    from discovery_pipelines.log_mining.mining import duckdb_connect, hand_written_duckdb_sql
 
     pids = pd.read_parquet(args.products)["product_id"].astype(str).tolist()
     params = MiningParams()
@@ -150,10 +150,10 @@ def main() -> None:
     import numpy as np
     import pandas as pd
 
-    from discovery_pipelines.io import write_json
+    from discovery_pipelines.data.io import write_json
 
     if not Path(args.products).exists():  # the ingest pipeline's table, or straight from the adapter
-        from discovery_pipelines.ingest import load_home_depot
+        from discovery_pipelines.data.ingest import load_home_depot
 
         data_root = Path(os.environ.get("DISCOVERY_DATA_ROOT", ROOT.parent / "shared" / "datasets"))
         args.products = str(Path(tempfile.mkdtemp()) / "products.parquet")

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import discovery_pipelines  # noqa: E402,F401  (offline env)
-from discovery_pipelines.io import write_json  # noqa: E402
+from discovery_pipelines.data.io import write_json  # noqa: E402
 
 
 def machine_load() -> dict:
@@ -143,10 +143,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     faiss.omp_set_num_threads(args.threads)
 
-    from discovery_pipelines.index import export_index, load_index, read_manifest
-    from discovery_pipelines.embeddings import corpus_fingerprint, product_texts
-    from discovery_pipelines.ingest import load_home_depot
-    from discovery_pipelines.models import load_model, resolve_model_path
+    from discovery_pipelines.search.index import export_index, load_index, read_manifest
+    from discovery_pipelines.search.embeddings import corpus_fingerprint, product_texts
+    from discovery_pipelines.data.ingest import load_home_depot
+    from discovery_pipelines.search.models import load_model, resolve_model_path
     from discovery_pipelines.serve.service import SearchEngine, SearchService
 
     load_before = machine_load()
@@ -172,7 +172,7 @@ def main() -> None:
     t = time.perf_counter()
     li = load_index(index_dir)
     st = load_model(str(model_dir), device="cpu")
-    from discovery_pipelines.models import model_fingerprint
+    from discovery_pipelines.search.models import model_fingerprint
 
     engine = SearchEngine(li, st, model_fingerprint(st), "cpu")
     load_s = time.perf_counter() - t
@@ -304,7 +304,7 @@ def plot(out: dict, path: Path) -> None:
     ax.set_title(f"Search latency, {out['catalogue_products']:,} products, one request at a time (load avg {la})")
     ax.legend()
     fig.tight_layout()
-    from discovery_pipelines.io import atomic_path
+    from discovery_pipelines.data.io import atomic_path
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")

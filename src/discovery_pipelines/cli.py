@@ -4,8 +4,8 @@ Kedro loads ``<package>.cli:cli`` and lets its commands override the built-in on
 command here is Kedro 1.7's own ``run`` (same options, same callback, so every standard flag keeps
 working) with two changes:
 
-* ``--runner`` defaults to ``discovery_pipelines.caching.CachingRunner`` (skip nodes whose
-  inputs, parameters and code are unchanged; see ``discovery_pipelines.caching``);
+* ``--runner`` defaults to ``discovery_pipelines.stage_cache.CachingRunner`` (skip nodes whose
+  inputs, parameters and code are unchanged; see ``discovery_pipelines.stage_cache``);
 * ``--no-cache`` runs every node (the state is still refreshed, so the next run can skip).
 
 ``kedro run --runner=SequentialRunner`` gives plain Kedro behaviour.
@@ -20,9 +20,9 @@ import click
 from kedro.framework.cli.project import run as _kedro_run
 from kedro.utils import load_obj
 
-from discovery_pipelines.caching import CachingRunner
+from discovery_pipelines.stage_cache import CachingRunner
 
-DEFAULT_RUNNER = "discovery_pipelines.caching.CachingRunner"
+DEFAULT_RUNNER = "discovery_pipelines.stage_cache.CachingRunner"
 """Runner used by ``kedro run`` when ``--runner`` is not given."""
 
 _RUNNER_HELP = f"""Runner to run the pipeline with. Default: {DEFAULT_RUNNER}

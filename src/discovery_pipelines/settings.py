@@ -19,12 +19,3 @@ CONFIG_LOADER_ARGS = {
     # conf/ci and conf/local override single keys of a block instead of replacing the whole block
     "merge_strategy": {"parameters": "soft", "catalog": "soft"},
 }
-
-
-
-
-
-
-from discovery_pipelines.hooks import hooks as _project_hooks  # noqa: E402
-
-HOOKS = tuple(_project_hooks)

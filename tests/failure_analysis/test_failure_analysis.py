@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from discovery_pipelines.evaluation import evaluate
-from discovery_pipelines.failures import RULE_GROUPS, Vocabulary, analyse_failures, query_groups, wilson, write_report
+from discovery_pipelines.search.evaluation import evaluate
+from discovery_pipelines.failure_analysis import RULE_GROUPS, Vocabulary, analyse_failures, query_groups, wilson, write_report
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_analysis_report_and_pipelines(hd_small, per_query, tmp_path, minilm_pat
     cap = budget.set_index("group")["n_pairs"]
     assert all(n <= cap[g] for g, n in pairs.groupby("group").size().items())
     # no leakage: no kept query equals a dev or holdout query
-    from discovery_pipelines.text import normalize_query
+    from discovery_pipelines.data.text import normalize_query
 
     ev = set(hd_small.queries[hd_small.queries["split"] != "train"]["text"].map(normalize_query))
     assert not set(pairs["query"].map(normalize_query)) & ev

@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from discovery_pipelines.contract import ContractError, conform, validate
-from discovery_pipelines.ingest import (
+from discovery_pipelines.data.contract import ContractError, conform, validate
+from discovery_pipelines.data.ingest import (
     ESCI_GAIN_MAPS, load_beir, load_esci, load_esci_judgments, load_home_depot, load_instacart, load_tables,
     load_wands,
 )

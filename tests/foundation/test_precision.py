@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from discovery_pipelines.embeddings import encode
-from discovery_pipelines.precision import resolve_precision
+from discovery_pipelines.search.embeddings import encode
+from discovery_pipelines.search.precision import resolve_precision
 
 
 def test_resolve_precision_names_and_env(monkeypatch):

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from discovery_pipelines.metrics import score_query, score_run, verdict
-from discovery_pipelines.retrieval import BM25Retriever, dense_search, rrf
-from discovery_pipelines.splits import assign_splits, split_of
-from discovery_pipelines.text import normalize_query
+from discovery_pipelines.search.metrics import score_query, score_run, verdict
+from discovery_pipelines.search.retrieval import BM25Retriever, dense_search, rrf
+from discovery_pipelines.data.splits import assign_splits, split_of
+from discovery_pipelines.data.text import normalize_query
 
 
 def test_splits_deterministic_and_disjoint(home_depot):
@@ -58,7 +58,7 @@ def test_retrievers_and_rrf():
 
 
 def test_evaluate_api_small(hd_small, minilm_path, tmp_path):
-    from discovery_pipelines.evaluation import evaluate
+    from discovery_pipelines.search.evaluation import evaluate
 
     q = hd_small.queries.head(60)
     r = hd_small.qrels[hd_small.qrels["query_id"].isin(set(q["query_id"]))]

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from discovery_pipelines.embeddings import corpus_fingerprint, product_texts
-from discovery_pipelines.index import (
+from discovery_pipelines.search.embeddings import corpus_fingerprint, product_texts
+from discovery_pipelines.search.index import (
     EMBEDDINGS_FILE,
     IDS_FILE,
     INDEX_FILE,
@@ -21,7 +21,7 @@ from discovery_pipelines.index import (
     export_index,
     load_index,
 )
-from discovery_pipelines.models import model_fingerprint
+from discovery_pipelines.search.models import model_fingerprint
 
 CACHE_DIR = Path(__file__).resolve().parents[2] / "data" / "07_model_output" / "embedding_cache"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from discovery_pipelines.logmining import ClickModel, ranked_lists, simulate_events
+from discovery_pipelines.log_mining import ClickModel, ranked_lists, simulate_events
 
 #: one bad row of each kind per ~250 clean events
 CORRUPTION = {"unknown_product": 0.004, "null_query": 0.002, "empty_query": 0.002, "negative_position": 0.004,

@@ -7,8 +7,8 @@ import pandas as pd
 import pyarrow.dataset as pads
 import pytest
 
-from discovery_pipelines.contract import COLUMNS, EVENT_TYPES, validate
-from discovery_pipelines.logmining import ClickModel, attractiveness, examination, simulate_events
+from discovery_pipelines.data.contract import COLUMNS, EVENT_TYPES, validate
+from discovery_pipelines.log_mining import ClickModel, attractiveness, examination, simulate_events
 
 
 def _read(path) -> pd.DataFrame:

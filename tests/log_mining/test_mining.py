@@ -9,11 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 from scipy.stats import binomtest
 
-from discovery_pipelines.contract import ContractError
-from discovery_pipelines.logmining import MiningParams, mine_events, wilson_lower_bound
-from discovery_pipelines.logmining.mining import DROP_REASONS
+from discovery_pipelines.data.contract import ContractError
+from discovery_pipelines.log_mining import MiningParams, mine_events, wilson_lower_bound
+from discovery_pipelines.log_mining.mining import DROP_REASONS
 from discovery_pipelines.pipelines.log_mining.nodes import evaluate_mining, split_training_pairs
-from discovery_pipelines.text import normalize_query
+from discovery_pipelines.data.text import normalize_query
 
 
 @pytest.mark.parametrize("k,n", [(0, 10), (3, 10), (10, 10), (37, 1000), (1, 2)])

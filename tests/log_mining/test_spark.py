@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from discovery_pipelines.logmining import MiningParams, mine_events
-from discovery_pipelines.logmining.mining import mine_spark, spark_session
+from discovery_pipelines.log_mining import MiningParams, mine_events
+from discovery_pipelines.log_mining.mining import mine_spark, spark_session
 
 
 @pytest.mark.spark

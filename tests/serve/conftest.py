@@ -10,7 +10,7 @@ import pytest
 @pytest.fixture(scope="session")
 def flat_index(tmp_path_factory, st_model, catalogue, catalogue_emb) -> Path:
     """Flat (exact) index over the small catalogue, with embeddings.npy."""
-    from discovery_pipelines.index import export_index
+    from discovery_pipelines.search.index import export_index
 
     return export_index(tmp_path_factory.mktemp("serve") / "flat", st_model, catalogue[0], catalogue_emb,
                         show_progress=False)

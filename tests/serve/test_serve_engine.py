@@ -7,9 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from discovery_pipelines.index import export_index, load_index
-from discovery_pipelines.models import model_fingerprint
-from discovery_pipelines.retrieval import BM25Retriever, rrf
+from discovery_pipelines.search.index import export_index, load_index
+from discovery_pipelines.search.models import model_fingerprint
+from discovery_pipelines.search.retrieval import BM25Retriever, rrf
 from discovery_pipelines.serve.service import Filters, QueryError, SearchEngine, clean_query
 
 QUERY = "cordless drill battery"

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import uvicorn
 
-from discovery_pipelines.index import MANIFEST_FILE, export_index
+from discovery_pipelines.search.index import MANIFEST_FILE, export_index
 from discovery_pipelines.serve.api import create_app
 from discovery_pipelines.serve.service import SearchService
 

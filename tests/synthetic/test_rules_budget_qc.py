@@ -7,8 +7,8 @@ import time
 import pandas as pd
 import pytest
 
-from discovery_pipelines.failures.taxonomy import RULE_GROUPS
-from discovery_pipelines.failures.vocab import Vocabulary
+from discovery_pipelines.failure_analysis.taxonomy import RULE_GROUPS
+from discovery_pipelines.failure_analysis.vocab import Vocabulary
 from discovery_pipelines.synthetic.budget import allocate_budget, largest_remainder, print_budget
 from discovery_pipelines.synthetic.planning import plan_requests, trim_to_budget
 from discovery_pipelines.synthetic.prompts import template_files
@@ -79,7 +79,7 @@ def test_budget_split_and_factors():
 
 
 def test_plan_uses_train_queries_only_and_trim(hd_small, vocab):
-    from discovery_pipelines.failures.taxonomy import query_groups
+    from discovery_pipelines.failure_analysis.taxonomy import query_groups
 
     q = hd_small.queries
     fg = pd.DataFrame({"query_id": q["query_id"], "split": q["split"],

@@ -49,7 +49,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """Search the index in-process and print the top-k with per-retriever ranks."""
-    from discovery_pipelines.index import IndexLoadError
+    from discovery_pipelines.search.index import IndexLoadError
     from discovery_pipelines.serve.service import Filters, QueryError, SearchService
 
     if mode not in MODES:
@@ -101,7 +101,7 @@ def serve(
         torch.set_num_threads(threads)
         faiss.omp_set_num_threads(threads)
 
-    from discovery_pipelines.index import IndexLoadError
+    from discovery_pipelines.search.index import IndexLoadError
     from discovery_pipelines.serve.api import create_app
     from discovery_pipelines.serve.service import SearchService
 
@@ -122,10 +122,10 @@ def export(
     text_field: Annotated[Optional[list[str]], typer.Option("--text-field", help="product columns to encode")] = None,
     no_embeddings: Annotated[bool, typer.Option("--no-embeddings", help="skip embeddings.npy")] = False,
 ) -> None:
-    """Encode a products table and write an index folder (see discovery_pipelines.index.export_index)."""
+    """Encode a products table and write an index folder (see discovery_pipelines.search.index.export_index)."""
     import pandas as pd
 
-    from discovery_pipelines.index import export_index
+    from discovery_pipelines.search.index import export_index
 
     df = pd.read_parquet(products)
     path = export_index(out, model, df, factory=factory, text_fields=tuple(text_field or ("title",)),
@@ -136,7 +136,7 @@ def export(
 @app.command()
 def info(index: IndexOpt = DEFAULT_INDEX_DIR) -> None:
     """Print an index folder's manifest (after checking it loads)."""
-    from discovery_pipelines.index import IndexLoadError, load_index
+    from discovery_pipelines.search.index import IndexLoadError, load_index
 
     try:
         li = load_index(index, load_embeddings=False)

@@ -7,10 +7,10 @@ Retrievers (all over the exported catalogue, product order = index order):
   (masked) matrix product + top-k in torch (on CUDA when present, the same code on CPU) when the
   index is flat or a filter is set and the vectors were exported; otherwise the faiss index is
   searched (ANN for IVF/HNSW/PQ), with a faiss ``IDSelectorBitmap`` for filters.
-* ``bm25``: Okapi BM25 over the exported titles (:class:`discovery_pipelines.retrieval.BM25Retriever`),
+* ``bm25``: Okapi BM25 over the exported titles (:class:`discovery_pipelines.search.retrieval.BM25Retriever`),
   filters as a bm25s weight mask.
 * ``hybrid``: reciprocal rank fusion of the two (Cormack, Clarke & Büttcher, SIGIR 2009;
-  :func:`discovery_pipelines.retrieval.rrf`) over the top ``candidates`` of each.
+  :func:`discovery_pipelines.search.retrieval.rrf`) over the top ``candidates`` of each.
 
 Hot swap: requests read ``service.engine`` once and use that snapshot to the end, so replacing
 the reference (one attribute store, atomic in CPython) never disturbs a request in flight; a
@@ -31,8 +31,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from discovery_pipelines.index import MANIFEST_FILE, IndexLoadError, LoadedIndex, load_index, read_manifest
-from discovery_pipelines.retrieval import BM25Retriever, rrf
+from discovery_pipelines.search.index import MANIFEST_FILE, IndexLoadError, LoadedIndex, load_index, read_manifest
+from discovery_pipelines.search.retrieval import BM25Retriever, rrf
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class SearchEngine:
     """Everything needed to answer queries over one exported index (built once, then read-only).
 
     Args:
-        loaded: the index from :func:`discovery_pipelines.index.load_index`.
+        loaded: the index from :func:`discovery_pipelines.search.index.load_index`.
         model: the ``SentenceTransformer`` whose fingerprint the manifest records.
         device: torch device for exact search (``"cuda"`` when available by default).
     """
@@ -419,7 +419,7 @@ class SearchService:
         )
 
     def _build(self) -> SearchEngine:
-        from discovery_pipelines.models import load_model, model_fingerprint
+        from discovery_pipelines.search.models import load_model, model_fingerprint
 
         manifest, _ = read_manifest(self.index_dir)
         want = str(manifest.get("model_fingerprint"))

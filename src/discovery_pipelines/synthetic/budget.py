@@ -3,7 +3,7 @@
 weight(g, l) = not_good_rate(g) * max(gap(g), gap_floor) * group_factor(g)
                * language_share(l) * language_factor(l)
 
-with gap = 1 - coverage (see :mod:`discovery_pipelines.failures.analysis`). The total is split in
+with gap = 1 - coverage (see :mod:`discovery_pipelines.failure_analysis.analysis`). The total is split in
 proportion to the weights with the largest-remainder (Hamilton) method, so the cells sum exactly to
 ``total``. Groups with fewer than ``min_queries`` dev queries or no Not-Good query get nothing.
 """

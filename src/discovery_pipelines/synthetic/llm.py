@@ -35,7 +35,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from discovery_pipelines.io import write_json
+from discovery_pipelines.data.io import write_json
 
 ENV_BASE_URL, ENV_API_KEY, ENV_MODEL = "OPENAI_BASE_URL", "OPENAI_API_KEY", "DISCOVERY_LLM_MODEL"
 

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from discovery_pipelines.failures.taxonomy import RULE_GROUPS, title_groups
-from discovery_pipelines.failures.vocab import Vocabulary
+from discovery_pipelines.failure_analysis.taxonomy import RULE_GROUPS, title_groups
+from discovery_pipelines.failure_analysis.vocab import Vocabulary
 from discovery_pipelines.synthetic.schema import GenerationRequest
 
 TITLE_FREE_GROUPS = {"misspelling", "category_vocabulary"}

@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from discovery_pipelines.failures.lexicon import FRACTION_WORDS, UNITS, content_tokens
+from discovery_pipelines.failure_analysis.lexicon import FRACTION_WORDS, UNITS, content_tokens
 from discovery_pipelines.synthetic.llm import ChatClient
 from discovery_pipelines.synthetic.prompts import render_named, sanitize_product_text
 from discovery_pipelines.synthetic.schema import JuryVerdict
-from discovery_pipelines.text import normalize_query
+from discovery_pipelines.data.text import normalize_query
 
 ALPHABETS = {"en": "", "de": "äöüß", "fi": "äöå", "sv": "äöå", "fr": "àâæçéèêëîïôœùûüÿ", "es": "áéíñóúü"}
 PERSONAS = ("a strict search-quality rater following product-search relevance guidelines",
@@ -96,7 +96,7 @@ class RulesJury:
         ov = np.array([self.overlap(q, t) for q, t in zip(queries, titles)], dtype=np.float32)
         keep = ov >= self.min_overlap
         if self.model is not None and self.min_cosine is not None and len(queries):
-            from discovery_pipelines.embeddings import encode
+            from discovery_pipelines.search.embeddings import encode
 
             qe = encode(self.model, list(queries), cache_dir=None, show_progress=False)
             te = encode(self.model, list(titles), cache_dir=None, show_progress=False)

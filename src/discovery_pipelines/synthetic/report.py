@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from discovery_pipelines.io import atomic_path, write_figure, write_json, write_text
+from discovery_pipelines.data.io import atomic_path, write_figure, write_json, write_text
 
 
 def write_synthetic_report(budget: pd.DataFrame, acceptance: pd.DataFrame, qc: pd.DataFrame,

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from discovery_pipelines.failures.lexicon import (
+from discovery_pipelines.failure_analysis.lexicon import (
     COLORS,
     DIMENSION,
     FRACTION_WORDS,

@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from discovery_pipelines.evaluation import evaluate  # noqa: E402
-from discovery_pipelines.reporting import metrics_bar_plot, metrics_markdown  # noqa: E402
+from discovery_pipelines.search.evaluation import evaluate  # noqa: E402
+from discovery_pipelines.reporting.figures import metrics_bar_plot, metrics_markdown  # noqa: E402
 
 
 def evaluate_splits(

@@ -1,4 +1,4 @@
-"""Nodes of ``failure_analysis``: thin wrappers over :mod:`discovery_pipelines.failures`."""
+"""Nodes of ``failure_analysis``: thin wrappers over :mod:`discovery_pipelines.failure_analysis`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from discovery_pipelines.failures import analyse_failures, write_report
+from discovery_pipelines.failure_analysis import analyse_failures, write_report
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from discovery_pipelines import ingest as adapters
-from discovery_pipelines.splits import assign_splits
+from discovery_pipelines.data import ingest as adapters
+from discovery_pipelines.data.splits import assign_splits
 
 
 def load_source(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -1,4 +1,4 @@
-"""Nodes of the ``log_mining`` pipeline: thin wrappers over :mod:`discovery_pipelines.logmining`."""
+"""Nodes of the ``log_mining`` pipeline: thin wrappers over :mod:`discovery_pipelines.log_mining`."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 
 import pandas as pd
 
-from discovery_pipelines.logmining import ClickModel, MiningParams, mine_events, ranked_lists, simulate_events
-from discovery_pipelines.logmining import quality as lq
-from discovery_pipelines.logmining.mining import env_threads
-from discovery_pipelines.text import normalize_query
+from discovery_pipelines.log_mining import ClickModel, MiningParams, mine_events, ranked_lists, simulate_events
+from discovery_pipelines.log_mining import quality as lq
+from discovery_pipelines.log_mining.mining import env_threads
+from discovery_pipelines.data.text import normalize_query
 
 
 def prepare_events(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
@@ -19,7 +19,7 @@ def prepare_events(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.Data
     """Simulate click logs (``params.simulate: true``) or point at real events Parquet.
 
     Simulation: BM25 top-``ranker.k`` lists for every query, then the position-based click model
-    (:mod:`discovery_pipelines.logmining.click_model`) writes ``n_events`` events as date-partitioned
+    (:mod:`discovery_pipelines.log_mining.click_model`) writes ``n_events`` events as date-partitioned
     Parquet under ``path`` (atomically). With ``simulate: false`` the events at ``path`` are used as
     they are (any producer of the events contract, e.g. a real search log export).
 

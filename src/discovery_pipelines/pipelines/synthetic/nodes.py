@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from discovery_pipelines.failures.vocab import Vocabulary
+from discovery_pipelines.failure_analysis.vocab import Vocabulary
 from discovery_pipelines.synthetic.budget import allocate_budget, print_budget
 from discovery_pipelines.synthetic.generators import OpenAIGenerator, make_generator
 from discovery_pipelines.synthetic.llm import ChatClient, load_credentials, resolve_llm_settings

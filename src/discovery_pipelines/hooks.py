@@ -1,3 +1,0 @@
-"""Project hooks registered in ``settings.HOOKS``."""
-
-hooks: list = []

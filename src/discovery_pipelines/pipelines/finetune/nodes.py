@@ -1,0 +1,265 @@
+"""Nodes of the ``training`` pipeline (wired in ``pipeline.py``; logic lives in ``discovery_pipelines.finetune``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from discovery_pipelines.reporting import tracking  # noqa: E402
+from discovery_pipelines.search.evaluation import evaluate  # noqa: E402
+from discovery_pipelines.search.models import load_model, model_fingerprint  # noqa: E402
+from discovery_pipelines.data.params import reject_unknown  # noqa: E402
+from discovery_pipelines.reporting.figures import markdown_table, metrics_bar_plot  # noqa: E402
+from discovery_pipelines.data.splits import held_out_texts  # noqa: E402
+from discovery_pipelines.finetune.augment import add_query_typos  # noqa: E402
+from discovery_pipelines.finetune.data import assemble_pairs, known_positives  # noqa: E402
+from discovery_pipelines.finetune.gate import regression_gate  # noqa: E402
+from discovery_pipelines.finetune.interpolate import interpolate_weights  # noqa: E402
+from discovery_pipelines.finetune.negatives import judged_negatives, mine_band_negatives  # noqa: E402
+from discovery_pipelines.finetune.trainer import (  # noqa: E402
+    TrainConfig,
+    bare_trainer_throughput,
+    build_ir_evaluator,
+    train,
+)
+
+log = logging.getLogger(__name__)
+
+
+def assemble_training_pairs(
+    products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
+    mined_positives: pd.DataFrame, synthetic_pairs: pd.DataFrame, params: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Qrels + log-mined + synthetic pairs, de-duplicated, leakage-free, capped per source."""
+    pairs, stats = assemble_pairs(
+        products, queries, qrels, mined_positives, synthetic_pairs,
+        qrels_min_gain=float(params["qrels_min_gain"]), caps=params.get("caps"),
+        priority=params.get("priority", ("qrels", "log", "synthetic")), max_pairs=params.get("max_pairs"),
+        seed=int(params.get("seed", 13)), qrels_sampling=str(params.get("qrels_sampling", "random")),
+    )
+    tracking.log_metrics({f"pairs_{k}": v for k, v in stats["kept"].items()})
+    return pairs, stats
+
+
+def add_hard_negatives(
+    pairs: pd.DataFrame, products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
+    params: dict[str, Any], model_params: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Hard negatives per anchor: judged-irrelevant products of the query first (when
+    ``judged_max_gain`` is set), then cosine-band negatives of the production model."""
+    if int(params.get("num_negatives", 0)) <= 0:
+        return pairs, {"skipped": True}
+    exclude = known_positives(qrels, queries, pairs, float(params["exclude_min_gain"]))
+    jmax = params.get("judged_max_gain")
+    preferred = judged_negatives(qrels, queries, float(jmax)) if jmax is not None else None
+    return mine_band_negatives(
+        model_params["production"], pairs, products, exclude,
+        min_score=float(params["min_score"]), max_score=float(params["max_score"]),
+        num_negatives=int(params["num_negatives"]), candidates=int(params.get("candidates", 100)),
+        sampling=params.get("sampling", "top"), cache_dir=model_params.get("cache_dir"), preferred=preferred,
+        max_relative=params.get("max_relative"), fill_random=bool(params.get("fill_random", False)),
+    )
+
+
+def augment_queries(
+    examples: pd.DataFrame, queries: pd.DataFrame, params: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Typo-aware training: one keyboard typo in the anchor of a seeded ``typo_rate`` share of the
+    ``typo_sources`` rows (see :mod:`discovery_pipelines.finetune.augment`); never a held-out query."""
+    params = reject_unknown(params, ("typo_rate", "typo_sources", "layout", "seed"), "augment")
+    out, stats = add_query_typos(
+        examples, rate=float(params.get("typo_rate", 0.0)), seed=int(params.get("seed", 13)),
+        sources=params.get("typo_sources", ["qrels"]), layout=str(params.get("layout", "qwerty")),
+        held_out=held_out_texts(queries),
+    )
+    tracking.log_metrics({"typo_anchors": stats["noised"]})
+    return out, stats
+
+
+def _evaluator(products, queries, qrels, ev: dict[str, Any]):
+    dev = queries[queries["split"] == "dev"]
+    return build_ir_evaluator(products, dev, qrels[qrels["query_id"].isin(set(dev["query_id"]))],
+                              rel_threshold=float(ev["rel_threshold"]), n_queries=int(ev["n_queries"]),
+                              n_distractors=int(ev["n_distractors"]), seed=int(ev.get("seed", 13)))
+
+
+def train_reference(
+    products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame, params: dict[str, Any],
+    model_params: dict[str, Any],
+) -> tuple[Any, dict[str, Any]]:
+    """The plain reference recipe (baseline node): in-batch-negative MNRL on train-split qrels pairs.
+
+    Same data budget as the candidate (``params['max_pairs']``); no hard negatives, no log or synthetic data.
+    """
+    pairs, _ = assemble_pairs(products, queries, qrels, None, None,
+                              qrels_min_gain=float(params["qrels_min_gain"]), max_pairs=int(params["max_pairs"]),
+                              seed=int(params.get("seed", 13)))
+    cfg = TrainConfig.from_dict(params["train"])
+    res = train(model_params["production"], pairs, Path(model_params["work_dir"]) / "reference", cfg)
+    return load_model(res.model_dir), _summary(res, cfg)
+
+
+def train_candidate(
+    pairs: pd.DataFrame, products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
+    train_params: dict[str, Any], dev_eval: dict[str, Any] | None, model_params: dict[str, Any],
+    throughput_check_steps: int = 0,
+) -> tuple[Any, dict[str, Any]]:
+    """Fine-tune the production checkpoint on the assembled pairs (with hard negatives when the
+    examples carry them), monitored on a dev subset every ``eval_steps``.
+
+    With ``throughput_check_steps`` > 0, sentence-transformers' trainer alone (no evaluator, checkpoints or
+    callbacks) then trains that many steps on the same rows and settings, and the summary carries the ratio
+    of our training examples / s to its examples / s (``throughput_ratio_vs_st_trainer``).
+    """
+    cfg = TrainConfig.from_dict(train_params)
+    evaluator = _evaluator(products, queries, qrels, dev_eval) if dev_eval else None
+    res = train(model_params["production"], pairs, Path(model_params["work_dir"]) / "candidate", cfg,
+                evaluator=evaluator, callbacks=[tracking.MlflowStepCallback(prefix="candidate_")])
+    summary = _summary(res, cfg)
+    if int(throughput_check_steps or 0) > 0:
+        bare = bare_trainer_throughput(model_params["production"], pairs, cfg, int(throughput_check_steps))
+        summary["st_trainer_alone"] = bare
+        summary["throughput_ratio_vs_st_trainer"] = res.examples_per_second / bare["examples_per_second"]
+        tracking.log_metrics({"candidate_throughput_ratio_vs_st_trainer": summary["throughput_ratio_vs_st_trainer"]})
+    return load_model(res.model_dir), summary
+
+
+def interpolate_candidate(finetuned: Any, alpha: float, model_params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """WiSE-FT: the candidate is ``(1 - alpha) * production + alpha * fine-tuned`` (alpha = 1 keeps the
+    fine-tuned weights). A separate node so that changing alpha re-runs evaluation, not training."""
+    alpha = float(alpha)
+    model = finetuned if alpha >= 1.0 else interpolate_weights(model_params["production"], finetuned, alpha)
+    tracking.log_metrics({"candidate_wise_alpha": alpha})
+    return model, {"wise_alpha": alpha, "production": str(model_params["production"]),
+                   "fingerprint": model_fingerprint(model)}
+
+
+def _summary(res: Any, cfg: TrainConfig) -> dict[str, Any]:
+    return {
+        "config": cfg.__dict__, "train_seconds": res.train_seconds, "examples": res.examples,
+        "examples_per_second": res.examples_per_second, "resumed_from": res.resumed_from,
+        "best_metric": res.best_metric, "selected_step": res.selected_step, "selection": res.selection,
+        "history": [h for h in res.history if any(k.startswith("eval_") or k == "loss" for k in h)],
+    }
+
+
+def evaluate_models(
+    products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
+    reference: Any, candidate: Any, params: dict[str, Any], model_params: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Dense full-catalogue evaluation of base, reference and candidate on dev and holdout."""
+    models = {"base": model_params["production"], "reference": reference, "candidate": candidate}
+    frames, by_split, timings = [], {}, {}
+    for split in ("dev", "holdout"):
+        q = queries[queries["split"] == split]
+        r = qrels[qrels["query_id"].isin(set(q["query_id"]))]
+        by_split[split] = {}
+        for name, m in models.items():
+            t = time.perf_counter()
+            res = evaluate(m, products, q, r, retrievers=["dense"], k=100, rel_threshold=float(params["rel_threshold"]),
+                           good_rule=params["good_rule"], cache_dir=model_params.get("cache_dir"))
+            timings[f"{split}/{name}"] = time.perf_counter() - t
+            frames.append(res.per_query.assign(split=split, model=name))
+            by_split[split][name] = res.metrics["dense"]
+    for split, systems in by_split.items():
+        for name, mets in systems.items():
+            tracking.log_metrics({f"{split}_{name}_{k.replace('@', '_at_')}": v for k, v in mets.items()})
+    return pd.concat(frames, ignore_index=True), {"by_split": by_split, "timings_s": timings}
+
+
+def gate(per_query: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
+    """Regression gate of the candidate against production (see ``training.gate``)."""
+    prod = per_query[per_query["model"] == "base"]
+    cand = per_query[per_query["model"] == "candidate"]
+    rules = {"min_dev_gain": float(params["min_dev_gain"]), "max_flips": int(params["max_flips"]),
+             "max_ndcg_loss": float(params["max_ndcg_loss"])}
+    decision = regression_gate(prod, cand, **rules)
+    ref = per_query[per_query["model"] == "reference"]
+    if len(ref):   # context only: how the plain recipe would fare under the same rules
+        r = regression_gate(prod, ref, **rules)
+        decision["reference_recipe_for_context"] = {"passed": r["passed"], "checks": r["checks"]}
+    tracking.log_metrics({"gate_passed": float(decision["passed"]),
+                          "gate_flips": float(decision["checks"]["good_to_not_good_flips"]["value"])})
+    tracking.set_tags({"gate": "passed" if decision["passed"] else "failed"})
+    return decision
+
+
+def promote(
+    decision: dict[str, Any], candidate: Any, products: pd.DataFrame, params: dict[str, Any],
+    model_params: dict[str, Any],
+) -> dict[str, Any]:
+    """Export the candidate (model folder + faiss index + manifest) and register it in MLflow with the
+    ``production`` alias — only when the gate passed. A failing candidate is never exported."""
+    from discovery_pipelines.search.index import export_index
+    from discovery_pipelines.data.io import atomic_path
+
+    if not decision["passed"]:
+        log.warning("regression gate failed: candidate is NOT promoted")
+        return {"promoted": False, "reason": "gate failed", "checks": decision["checks"]}
+    model_dir = Path(params["model_dir"])
+    with atomic_path(model_dir) as tmp:
+        candidate.save_pretrained(str(tmp))
+    index_dir = export_index(params["index_dir"], candidate, products, factory=params.get("factory", "Flat"),
+                             cache_dir=model_params.get("cache_dir"))
+    version = tracking.register_model(model_dir, params.get("registered_model_name", "discovery-search"),
+                                      alias="production")
+    return {"promoted": True, "model_dir": str(model_dir), "index_dir": str(index_dir),
+            "model_fingerprint": model_fingerprint(candidate), "registered_version": version}
+
+
+def report(
+    metrics: dict[str, Any], decision: dict[str, Any], reference_summary: dict[str, Any],
+    candidate_summary: dict[str, Any], pair_stats: dict[str, Any], negative_stats: dict[str, Any],
+    promotion: dict[str, Any], interpolation_stats: dict[str, Any] | None = None,
+) -> tuple[str, plt.Figure, dict[str, Any]]:
+    """Markdown report, comparison plot and the gate JSON."""
+    by = metrics["by_split"]
+    lines = ["# Fine-tuning report\n", "\n## Base vs reference recipe vs candidate (dense, full catalogue)\n"]
+    for split, systems in by.items():
+        rows = [{"model": n, **{k: v for k, v in m.items()}} for n, m in systems.items()]
+        lines.append(f"\n### {split}\n\n" + markdown_table(rows, ["model", "ndcg@10", "recall@100", "mrr@10", "p@10", "good_rate", "n_queries"]))
+    dev = by["dev"]
+    lines.append(
+        f"\nCandidate - reference nDCG@10 on dev: **{dev['candidate']['ndcg@10'] - dev['reference']['ndcg@10']:+.4f}**; "
+        f"candidate - base: **{dev['candidate']['ndcg@10'] - dev['base']['ndcg@10']:+.4f}**\n"
+    )
+    lines.append(f"\n## Regression gate: **{'PASSED' if decision['passed'] else 'FAILED'}**\n\n")
+    lines.append(markdown_table([{"check": k, **v} for k, v in decision["checks"].items()], ["check", "value", "limit", "passed"]))
+    ctx = decision.get("reference_recipe_for_context")
+    if ctx:
+        lines.append("\nFor context, the reference recipe under the same rules: "
+                     + ", ".join(f"{k} {v['value']:.4g} ({'pass' if v['passed'] else 'fail'})" for k, v in ctx["checks"].items())
+                     + "\n")
+    if decision["flips"]:
+        lines.append("\nGood -> Not Good flips on the regression holdout:\n\n"
+                     + markdown_table(decision["flips"], ["text", "production", "candidate"]))
+    cols = ("examples", "train_seconds", "examples_per_second")
+    ref_eps, cand_eps = reference_summary["examples_per_second"], candidate_summary["examples_per_second"]
+    lines.append("\n## Training\n\n" + markdown_table(
+        [{"run": "reference", **{k: reference_summary[k] for k in cols}, "wise_alpha": 1.0},
+         {"run": "candidate", **{k: candidate_summary[k] for k in cols},
+          "wise_alpha": (interpolation_stats or {}).get("wise_alpha", 1.0)}],
+        ["run", *cols, "wise_alpha"]))
+    bare = candidate_summary.get("st_trainer_alone")
+    if bare:
+        lines.append(f"\nCandidate training vs sentence-transformers' trainer alone on the same rows and settings "
+                     f"({bare['steps']} steps, no evaluator / checkpoints / callbacks): {cand_eps:.2f} vs "
+                     f"{bare['examples_per_second']:.2f} examples/s, ratio "
+                     f"**{candidate_summary['throughput_ratio_vs_st_trainer']:.2f}**\n")
+    if ref_eps:
+        lines.append(f"\nCandidate / reference training examples per second: {cand_eps / ref_eps:.2f} "
+                     "(a candidate example carries its hard negatives; the reference is sentence-transformers' "
+                     "trainer on plain pairs)\n")
+    lines.append(f"\nPairs kept per source: {pair_stats.get('kept')}; dropped for leakage: {pair_stats.get('dropped_leakage')}\n")
+    lines.append(f"\nHard negatives: {negative_stats}\n")
+    lines.append(f"\n## Promotion\n\n{promotion}\n\n![comparison](comparison.png)\n")
+    gate_json = {**decision, "promotion": promotion}
+    return "".join(lines), metrics_bar_plot(by), gate_json
