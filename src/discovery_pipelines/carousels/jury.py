@@ -190,7 +190,7 @@ class LLMJuror:
         if name not in JURORS:
             raise ValueError(f"juror must be one of {JURORS}, got {name!r}")
         self.name, self.client, self.fallback = name, client, fallback
-        self.stats: dict[str, int] = {"no_verdict_fallback": 0}
+        self.stats: dict[str, int] = {"no_verdict_fallback": 0, "instruction_guard_blocked": 0}
 
     def messages(self, title_id: str, title: str, daypart: str | None, excluded: str = "") -> list[dict[str, str]]:
         """The chat messages for one title (the title sanitised and tagged as data)."""
@@ -201,6 +201,18 @@ class LLMJuror:
 
     def judge(self, titles: Sequence[str], dayparts: Sequence[str | None]) -> list[tuple[bool, str]]:
         excluded = ", ".join(self.fallback.excluded_topics)
+        # a title that carries an instruction to a model is blocked before any model sees it, so an
+        # injection cannot change the verdict (counted as instruction_guard_blocked)
+        guard = [any(p.search(_norm(t)) for p in _INJECTION) for t in titles]
+        self.stats["instruction_guard_blocked"] += int(sum(guard))
+        todo = [i for i, g in enumerate(guard) if not g]
+        res_todo = self._ask([titles[i] for i in todo], [dayparts[i] for i in todo], excluded)
+        out: list[tuple[bool, str]] = [(True, "instruction in title (guard)")] * len(titles)
+        for i, r in zip(todo, res_todo):
+            out[i] = r
+        return out
+
+    def _ask(self, titles: Sequence[str], dayparts: Sequence[str | None], excluded: str) -> list[tuple[bool, str]]:
         jobs = []
         ids = [f"t{i}" for i in range(len(titles))]
         for tid, t, d in zip(ids, titles, dayparts):
@@ -354,7 +366,7 @@ def moderate_lines(lines: Iterable[str], jury: Jury, daypart: str | None = None)
     if not titles:
         return []
     m = jury.moderate(titles, dps)
-    return [{"title": r["title"], "daypart": r["daypart"] or "any", "verdict": r["verdict"],
+    return [{"title": r["title"], "daypart": d or "any", "verdict": r["verdict"],
              "blocked_by": r["blocked_by"],
              "reasons": {j.name: r[f"reason_{j.name}"] for j in jury.jurors if r[f"reason_{j.name}"]}}
-            for r in m.to_dict(orient="records")]
+            for r, d in zip(m.to_dict(orient="records"), dps)]

@@ -41,7 +41,7 @@ class LLMParams(_Strict):
 
 
 class ProfileParams(_Strict):
-    top_n: int = Field(5, ge=1, le=20)
+    top_n: int = Field(8, ge=1, le=20)
     min_baskets: int = Field(2, ge=2)
     max_users: int | None = Field(None, ge=1)
 
@@ -52,7 +52,7 @@ class GenerationParams(_Strict):
     spark_master: str = "local[1]"
     n_carousels: int = Field(6, ge=1, le=12)
     min_items: int = Field(15, ge=1)
-    max_items: int = Field(2500, ge=1)
+    max_items: int = Field(1500, ge=1)
     diversity_threshold: float = Field(0.8, gt=0, le=1)
     excluded_topics: list[str] = Field(default_factory=list)
     max_tries: int = Field(2, ge=1, le=5)
