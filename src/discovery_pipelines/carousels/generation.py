@@ -137,11 +137,13 @@ class RulesCarouselGenerator:
         scored: dict[str, float] = {}
         for r, c in enumerate(own):
             scored[c] = 1.0 / (1 + r) + affinity(c, self.dept_of[c], daypart)
+        # exploration fills only: daypart-affine categories of the user's departments rank after every
+        # own category (personal relevance is the seed's paramount objective)
         for d in depts[:3]:
             for c in self.cats_by_dept[d][:15]:
                 a = affinity(c, d, daypart)
                 if a > 0 and c not in scored:
-                    scored[c] = 0.25 * a
+                    scored[c] = -1.0 + 0.25 * a
         types = [t for t in (profile.get("top_product_types") or []) if t in self.cat_of_type]
         out = []
         for c, s in sorted(scored.items(), key=lambda kv: (-kv[1], kv[0])):

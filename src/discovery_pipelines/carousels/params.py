@@ -85,12 +85,13 @@ class RetrievalParams(_Strict):
 
 class RerankParams(_Strict):
     engagement: Literal["popularity", "personal"] = "personal"
+    personal_weight: float = Field(0.8, ge=0, le=1)
     alpha: float = Field(1.0, ge=0)
     beta: float = Field(1.0, ge=0)
     block_size: int = Field(5, ge=1)
     grid_alpha: list[float] = Field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0])
-    grid_beta: list[float] = Field(default_factory=lambda: [0.0, 1.0, 2.0, 4.0])
-    grid_block_size: list[int] = Field(default_factory=lambda: [5, 10])
+    grid_beta: list[float] = Field(default_factory=lambda: [0.0, 1.0, 2.0])
+    grid_block_size: list[int] = Field(default_factory=lambda: [5, 20])
 
 
 class RewriteParams(_Strict):

@@ -8,7 +8,8 @@ engagement order is kept at block granularity while relevance decides inside it.
 blocks by similarity alone, ``beta = 0`` keeps the engagement order.
 
 Engagement scores from the histories: ``popularity`` (item's share of all history lines, scaled to (0, 1])
-or ``personal`` (0.5 * the user's own purchase count of the item / the user's max + 0.5 * popularity),
+or ``personal`` (``w`` * the user's own purchase count of the item / the user's max + (1 - ``w``) * popularity,
+``w = personal_weight``, default 0.8: repeat buys dominate grocery baskets),
 floored at ``1e-6`` so the power is defined.
 """
 
@@ -63,7 +64,7 @@ def engagement_tables(history: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
 
 
 def engagement_scores(user_id: str, product_ids: list[str], popularity: pd.Series,
-                      user_counts: dict[str, int], kind: str = "personal") -> np.ndarray:
+                      user_counts: dict[str, int], kind: str = "personal", personal_weight: float = 0.8) -> np.ndarray:
     """R for a user's candidates (``kind`` popularity | personal, see module doc), floored at EPS.
 
     Raises:
@@ -76,4 +77,4 @@ def engagement_scores(user_id: str, product_ids: list[str], popularity: pd.Serie
         raise ValueError(f"engagement must be 'popularity' or 'personal', got {kind!r}")
     u = np.array([user_counts.get(pid, 0) for pid in product_ids], dtype=np.float64)
     u = u / u.max() if u.max() > 0 else u
-    return np.maximum(0.5 * u + 0.5 * p, EPS)
+    return np.maximum(personal_weight * u + (1 - personal_weight) * p, EPS)

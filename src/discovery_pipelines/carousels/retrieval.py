@@ -60,6 +60,7 @@ def retrieve(knn: MaskedExactKNN, catalogue: Catalogue, query_emb: np.ndarray, m
     """
     S = np.full((len(query_emb), n_candidates), -np.inf, dtype=np.float32)
     I = np.full((len(query_emb), n_candidates), -1, dtype=np.int64)
+    memo: dict[tuple, np.ndarray] = {}
     for start in range(0, len(query_emb), batch):
         sl = slice(start, start + batch)
         extra = np.ones((len(query_emb[sl]), catalogue.items.shape[0]), dtype=bool)
@@ -67,7 +68,10 @@ def retrieve(knn: MaskedExactKNN, catalogue: Catalogue, query_emb: np.ndarray, m
             if allowed[i] is not None:
                 extra[j] &= allowed[i]
             if metadata_filter:
-                mm = catalogue.metadata_mask(metas[i].category, metas[i].product_type)
+                key = (tuple(metas[i].category), tuple(metas[i].product_type))
+                if key not in memo:
+                    memo[key] = catalogue.metadata_mask(metas[i].category, metas[i].product_type)
+                mm = memo[key]
                 if (extra[j] & mm).any():  # a filter that leaves nothing falls back to the embedding alone
                     extra[j] &= mm
         s, idx = knn.search(query_emb[sl], None, k=n_candidates, extra_mask=extra)

@@ -70,7 +70,8 @@ def _embedder(p: CarouselsParams) -> Callable[[list[str]], np.ndarray]:
             e = encode(model, missing, batch_size=p.retrieval.batch_size, show_progress=len(missing) > 2000,
                        cache_dir=DEFAULT_CACHE_DIR if len(missing) >= 500 else None)
             memo.update(zip(missing, e))
-        dim = model.get_sentence_embedding_dimension()
+        dim = (model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension")
+               else model.get_sentence_embedding_dimension())
         return np.stack([memo[t] for t in texts]) if texts else np.zeros((0, dim), np.float32)
     embed.model = model  # type: ignore[attr-defined]
     return embed
@@ -256,30 +257,52 @@ def retrieve_carousel_items(moderated: pd.DataFrame, history: pd.DataFrame, prod
     stores = user_store_masks(history, cat)
     allowed = []
     unknown_store_users = set()
+    user_mask: dict[str, np.ndarray | None] = {}
     for u in ok["user_id"].astype(str):
-        if cat.has_stores:
+        if u not in user_mask:
             s = stores.get(u)
-            if s is None or not len(s):
-                unknown_store_users.add(u)
-                allowed.append(None)
-            else:
-                allowed.append(cat.store_masks[s].any(axis=0))
-        else:
-            allowed.append(None)
+            if cat.has_stores and (s is None or not len(s)):
+                unknown_store_users.add(u)  # an unknown store: the carousel is not restricted (counted)
+            user_mask[u] = cat.store_masks[s].any(axis=0) if cat.has_stores and s is not None and len(s) else None
+        allowed.append(user_mask[u])
     t1 = time.perf_counter()
     S, I = retrieve(knn, cat, q_emb, metas, allowed, r.n_candidates, r.metadata_filter)
     knn_s = time.perf_counter() - t1
+    report: dict[str, Any] = {}
     rows = []
     ids = cat.items["product_id"].astype(str).to_numpy()
+    # familiarity candidates (seed 002): the user's own past items inside the carousel's mask join the
+    # KNN candidates, so the engagement ranker can surface repeat buys (knn_rank -1 marks them)
+    pos = pd.Series(np.arange(len(ids)), index=ids)
+    own = history.assign(pid=history["product_id"].astype(str)).groupby(history["user_id"].astype(str))["pid"].agg(
+        lambda x: pos.reindex(x.value_counts().index[: r.n_candidates]).dropna().to_numpy(dtype=np.int64))
+    memo: dict[tuple, np.ndarray] = {}
     for i, cid in enumerate(ok["carousel_id"]):
+        u = str(ok.at[i, "user_id"])
+        seen = set()
         for j in range(I.shape[1]):
             if I[i, j] >= 0:
-                rows.append((cid, ok.at[i, "user_id"], j, ids[I[i, j]], float(S[i, j])))
+                seen.add(int(I[i, j]))
+                rows.append((cid, u, j, ids[I[i, j]], float(S[i, j])))
+        mine = own.get(u)
+        if mine is None or not len(mine):
+            continue
+        key = (tuple(metas[i].category), tuple(metas[i].product_type))
+        if key not in memo:
+            memo[key] = cat.metadata_mask(metas[i].category, metas[i].product_type)
+        keep = mine[memo[key][mine] if r.metadata_filter else np.ones(len(mine), bool)]
+        if allowed[i] is not None:
+            keep = keep[allowed[i][keep]]
+        for j in keep:
+            if int(j) not in seen:
+                rows.append((cid, u, -1, ids[j], float(item_emb[j] @ q_emb[i])))
     cands = pd.DataFrame(rows, columns=["carousel_id", "user_id", "knn_rank", "product_id", "similarity"])
-    store_rows, report = [], {"carousels": int(len(ok)), "knn_seconds": round(knn_s, 3),
+    report["familiarity_candidates_share"] = float((cands["knn_rank"] < 0).mean()) if len(cands) else 0.0
+    store_rows = []
+    report.update({"carousels": int(len(ok)), "knn_seconds": round(knn_s, 3),
                               "knn_ms_per_carousel": round(knn_s * 1000 / max(1, len(ok)), 3),
                               "metadata_filter": r.metadata_filter, **describe_device(knn),
-                              "unknown_store_users": len(unknown_store_users)}
+                              "unknown_store_users": len(unknown_store_users)})
     if cat.has_stores:
         sp = store_profiles(history, cat)
         s_emb = embed(sp["text"].tolist())
@@ -312,16 +335,21 @@ def retrieve_carousel_items(moderated: pd.DataFrame, history: pd.DataFrame, prod
 
 
 # ----------------------------------------------------------------------------------------- 5. re-ranking
-def _rerank_lists(cands: pd.DataFrame, popularity: pd.Series, ucounts: dict[str, dict[str, int]], kind: str,
-                  alpha: float, beta: float, block: int, k: int) -> dict[str, list[str]]:
+def _carousel_arrays(cands: pd.DataFrame, popularity: pd.Series, ucounts: dict[str, dict[str, int]], kind: str,
+                     personal_weight: float = 0.8) -> dict[str, tuple[list[str], np.ndarray, np.ndarray]]:
+    """Per carousel: ``(product ids, R, S in (0, 1])`` computed once (the grid reuses them)."""
     out = {}
     for cid, g in cands.groupby("carousel_id", sort=False):
         pids = g["product_id"].tolist()
         uid = str(g["user_id"].iloc[0])
-        R = engagement_scores(uid, pids, popularity, ucounts.get(uid, {}), kind)
-        order = block_rerank(R, similarity_to_unit(g["similarity"].to_numpy()), alpha, beta, block)
-        out[cid] = [pids[i] for i in order[:k]]
+        out[cid] = (pids, engagement_scores(uid, pids, popularity, ucounts.get(uid, {}), kind, personal_weight),
+                    similarity_to_unit(g["similarity"].to_numpy()))
     return out
+
+
+def _rerank_lists(arrays: dict[str, tuple[list[str], np.ndarray, np.ndarray]], alpha: float, beta: float,
+                  block: int, k: int) -> dict[str, list[str]]:
+    return {cid: [pids[i] for i in block_rerank(R, S, alpha, beta, block)[:k]] for cid, (pids, R, S) in arrays.items()}
 
 
 def rerank_carousel_items(candidates: pd.DataFrame, history: pd.DataFrame, next_baskets: pd.DataFrame,
@@ -343,7 +371,9 @@ def rerank_carousel_items(candidates: pd.DataFrame, history: pd.DataFrame, next_
         return float(np.mean([hit_at_k(v, baskets.get(cand_users[c], set()), k) for c, v in lists.items()])) \
             if lists else 0.0
 
-    final = _rerank_lists(candidates, pop, ucounts, rr.engagement, rr.alpha, rr.beta, rr.block_size, k)
+    arrays = {kind: _carousel_arrays(candidates, pop, ucounts, kind, rr.personal_weight)
+              for kind in ("personal", "popularity")}
+    final = _rerank_lists(arrays[rr.engagement], rr.alpha, rr.beta, rr.block_size, k)
     rows = [(c, cand_users[c], i, pid) for c, v in final.items() for i, pid in enumerate(v)]
     items = pd.DataFrame(rows, columns=["carousel_id", "user_id", "position", "product_id"])
     grid = []
@@ -351,10 +381,10 @@ def rerank_carousel_items(candidates: pd.DataFrame, history: pd.DataFrame, next_
         for K in rr.grid_block_size:
             for a in rr.grid_alpha:
                 for b in rr.grid_beta:
-                    lists = _rerank_lists(candidates, pop, ucounts, kind, a, b, K, k)
+                    lists = _rerank_lists(arrays[kind], a, b, K, k)
                     grid.append({"engagement": kind, "block_size": K, "alpha": a, "beta": b,
                                  "hit_rate@10": hit_rate(lists)})
-    sim_only = hit_rate({c: g.sort_values("knn_rank")["product_id"].tolist()[:k]
+    sim_only = hit_rate({c: g[g["knn_rank"] >= 0].sort_values("knn_rank")["product_id"].tolist()[:k]
                          for c, g in candidates.groupby("carousel_id", sort=False)})
     report = {"engagement": rr.engagement, "alpha": rr.alpha, "beta": rr.beta, "block_size": rr.block_size,
               "hit_rate@10": hit_rate(final), "hit_rate@10_similarity_only": sim_only, "grid": grid,
