@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -38,6 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from _project import provenance  # noqa: E402
 from discovery_pipelines.data.contract import EVENT_TYPES  # noqa: E402
 
 ENGINES = ("pipeline", "hand_written", "spark")
@@ -186,19 +188,6 @@ def _run_child(kind: str, args, result: Path) -> dict:
     return fig
 
 
-def _machine() -> dict:
-    cpu = ""
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        cpu = next((ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if ln.startswith("Model name")), "")
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    return {"cpu_model": cpu, "amx": "amx_tile" in flags, "avx512_bf16": "avx512_bf16" in flags,
-            "platform": platform.platform(), "python": platform.python_version(),
-            "note": "shared 2-core machine (other jobs running); see the load averages"}
-
-
 def _same(a, b) -> bool:
     import numpy as np
 
@@ -235,8 +224,6 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown engines {unknown}; choose from {ENGINES}")
 
-    import datetime
-
     import duckdb
     import pandas as pd
     import pyspark
@@ -249,10 +236,11 @@ def main() -> None:
         data_root = Path(os.environ.get("DISCOVERY_DATA_ROOT", ROOT.parent / "shared" / "datasets"))
         args.products = str(Path(tempfile.mkdtemp()) / "products.parquet")
         load_home_depot(data_root / "home_depot").products[["product_id"]].to_parquet(args.products)
+    prov = provenance()
     result = {
-        "command": " ".join(["nice", f"-n{os.nice(0)}", "python", *[Path(sys.argv[0]).as_posix(), *sys.argv[1:]]]),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {**_machine(), "before": _load()},
+        "command": f"nice -n {os.nice(0)} {prov['command']}", "date_utc": prov["date_utc"],
+        "machine": {**prov["machine"], "before": _load(),
+                    "note": "shared 2-core machine (other jobs running); see the load averages"},
         "versions": {"duckdb": duckdb.__version__, "pyspark": pyspark.__version__},
         "threads": args.threads, "duckdb_memory_limit": args.memory_limit,
         "spark_driver_memory": args.spark_driver_memory,
