@@ -58,7 +58,7 @@ def test_catalogue_brands_and_configured_topics_are_blocked():
 def _client(url, tmp_path, **kw):
     s = {"timeout_s": 2, "max_concurrency": 2, "max_retries": 1, "invalid_retries": 1,
          "cache_dir": str(tmp_path / "cache"), **kw}
-    return ChatClient(LLMSettings(model="fake-model", base_url=url, api_key=SecretStr("k"), **s), sleep=lambda _: None)
+    return ChatClient(LLMSettings(model="fake-model", base_url=url, api_key=SecretStr("k"), **s))
 
 
 def _juror_responder(fake):

@@ -150,7 +150,7 @@ def test_injected_product_title_changes_neither_generator(ic_slice, fake_server,
 
     def run(products):
         client = ChatClient(LLMSettings(model="fake", base_url=url, api_key=SecretStr("k"), max_concurrency=1,
-                                        cache_dir=str(tmp_path / "c"), timeout_s=2), sleep=lambda _: None)
+                                        cache_dir=str(tmp_path / "c"), timeout_s=2))
         llm = LLMCarouselGenerator(client, rules, dict(zip(products["product_id"], products["title"])))
         return generate_candidates(prof, ctx, rules, llm), llm
     clean, _ = run(prods)

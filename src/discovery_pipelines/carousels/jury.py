@@ -305,9 +305,10 @@ def jury_figures(moderated: pd.DataFrame, labels: pd.Series) -> dict[str, Any]:
     return out
 
 
-def client_for(llm_params: Any, conf_source: str = "conf", env: str = "local") -> ChatClient | None:
+def client_for(llm_params: Any, conf_source: str | None = None, env: str | None = None) -> ChatClient | None:
     """A :class:`ChatClient` for an :class:`~discovery_pipelines.carousels.params.LLMParams` block, or
-    ``None`` when no model is configured (params, credentials or ``DISCOVERY_LLM_MODEL``)."""
+    ``None`` when no model is configured (params, credentials or ``DISCOVERY_LLM_MODEL``). Credentials are
+    the running Kedro session's unless ``conf_source`` / ``env`` are given (see ``load_credentials``)."""
     from discovery_pipelines.synthetic.llm import load_credentials, resolve_llm_settings
 
     settings = resolve_llm_settings(llm_params.as_params(), load_credentials(llm_params.credentials_key,
