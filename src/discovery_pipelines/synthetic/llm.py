@@ -78,18 +78,32 @@ class LLMSettings:
                 "response_format": self.response_format}
 
 
-def load_credentials(key: str, conf_source: str | os.PathLike[str] = "conf", env: str = "local") -> dict[str, Any]:
-    """The ``key`` entry of Kedro's merged ``credentials`` config (base + ``env``), or ``{}`` when the
-    conf folder or the entry does not exist. Uses the project's config-loader settings (resolvers)."""
+def load_credentials(key: str, conf_source: str | os.PathLike[str] | None = None,
+                     env: str | None = None) -> dict[str, Any]:
+    """The ``key`` entry of Kedro's merged ``credentials`` config, or ``{}`` when there is none.
+
+    Under ``kedro run`` (``conf_source`` and ``env`` not given) this is the run's own credentials,
+    captured by :class:`discovery_pipelines.hooks.CredentialsHooks` from the session's config loader,
+    so ``conf/local/credentials.yml`` and ``--env <name>`` work as in any Kedro project. Outside a
+    session a config loader is built with the project's settings (resolvers) for ``conf_source``
+    (default ``conf``) and ``env`` (default ``$KEDRO_ENV``, else ``local``).
+    """
+    if conf_source is None and env is None:
+        from discovery_pipelines.hooks import session_credentials
+
+        creds = session_credentials()
+        if creds is not None:
+            return dict(creds.get(key) or {})
+    conf_source = "conf" if conf_source is None else conf_source
     if not Path(conf_source).is_dir():
         return {}
     from kedro.config import MissingConfigException, OmegaConfigLoader
 
     from discovery_pipelines.settings import CONFIG_LOADER_ARGS
 
-    args = {**CONFIG_LOADER_ARGS, "default_run_env": env}
+    run_env = env or os.environ.get("KEDRO_ENV") or CONFIG_LOADER_ARGS.get("default_run_env", "local")
     try:
-        creds = OmegaConfigLoader(conf_source=str(conf_source), **args)["credentials"]
+        creds = OmegaConfigLoader(conf_source=str(conf_source), env=run_env, **CONFIG_LOADER_ARGS)["credentials"]
     except MissingConfigException:
         return {}
     return dict((creds or {}).get(key) or {})
