@@ -96,7 +96,7 @@ def test_evaluation_reports_every_system(slice_run) -> None:
     assert t["ndcg@10_ratio"] == pytest.approx(t["photos_only"]["ndcg@10"] / t["text_only_fully_titled"]["ndcg@10"])
 
 
-def test_export_is_served_by_search_service_and_cli(slice_run, tmp_path: Path) -> None:
+def test_export_is_served_by_search_service_and_cli(slice_run, tmp_path: Path, minilm_path, monkeypatch) -> None:
     from typer.testing import CliRunner
 
     from discovery_pipelines.data.datasets import FaissIndexDataset, SentenceTransformerDataset
@@ -112,11 +112,14 @@ def test_export_is_served_by_search_service_and_cli(slice_run, tmp_path: Path) -
     loaded = ds.load()
     test_ids = r["cat"].loc[r["cat"]["split"] == "test", "product_id"].tolist()
     assert loaded.ids["product_id"].tolist() == test_ids and loaded.manifest["model_path"] == str(model_dir.resolve())
-    svc = SearchService(index_dir=tmp_path / "index", model_dir=model_dir, device="cpu")
+    # a production text model exists, yet the index is served by the query tower its manifest pins
+    monkeypatch.setattr("discovery_pipelines.serve.service.DEFAULT_MODEL_DIR", Path(minilm_path))
+    svc = SearchService(index_dir=tmp_path / "index", device="cpu")
+    assert svc.engine.model_fingerprint == loaded.manifest["model_fingerprint"]
     res = svc.engine.search("bananas", k=5, mode="dense")
     assert len(res.hits) == 5 and all(h.product_id in set(test_ids) for h in res.hits)
     assert all(h.product_id.startswith("images/test/") for h in res.hits)
-    cli = CliRunner().invoke(app, ["search", "--index", str(tmp_path / "index"), "--model", str(model_dir),
-                                   "--mode", "dense", "-k", "3", "--json", "green apples"])
+    cli = CliRunner().invoke(app, ["search", "--index", str(tmp_path / "index"), "--mode", "dense", "-k", "3",
+                                   "--json", "green apples"])
     assert cli.exit_code == 0, cli.output
     assert '"product_id": "images/test/' in cli.output

@@ -281,7 +281,7 @@ def export_listing_index(query_tower: Any, product_vectors: np.ndarray, catalogu
             "embeddings": product_vectors[2][te], "factory": p.factory, "save_embeddings": p.save_embeddings,
             "text_fields": ("title",), "extra_columns": ("image_path", "fine_class_name", "blank_title"),
             "show_progress": False,
-            "metadata": {"pipeline": "multimodal", "vectors": "fused image+title (photo alone when blank)",
+            "metadata": {"pipeline": "multimodal", "query_model": "manifest", "vectors": "fused image+title (photo alone when blank)",
                          "product_tower_best_epoch": training_report.get("best_epoch")}}
 
 
