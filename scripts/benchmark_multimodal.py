@@ -63,7 +63,7 @@ def main() -> None:
     from discovery_pipelines.multimodal.images import decode_images, eval_batch, normalise
     from discovery_pipelines.multimodal.params import ProductTowerParams
     from discovery_pipelines.multimodal.towers import create_backbone
-    from discovery_pipelines.multimodal.training import TowerConfig, encode_photos, train_product_tower
+    from discovery_pipelines.multimodal.training import encode_photos, train_product_tower
 
     params = yaml.safe_load((ROOT / "conf/base/parameters_multimodal.yml").read_text())["multimodal"]
     p = ProductTowerParams.model_validate(params["product_tower"])
@@ -81,8 +81,7 @@ def main() -> None:
     text = np.random.default_rng(0).standard_normal((81, 384)).astype(np.float32)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     n_img = args.steps * args.batch
-    cfg = TowerConfig(**{**p.model_dump(), "batch_size": args.batch, "max_epochs": 1, "time_budget_s": 1e9,
-                         "device": device})
+    cfg = p.model_copy(update={"batch_size": args.batch, "max_epochs": 1, "time_budget_s": 1e9, "device": device})
     idx = np.arange(min(n_img, len(pixels)))
     res = train_product_tower(pixels, labels, idx, np.array([], dtype=int), text, cfg, show_progress=False)
     pipe_train = res.train_images_per_s

@@ -14,33 +14,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from discovery_pipelines.finetune.losses import qcc_loss
+from discovery_pipelines.multimodal.params import QueryTowerParams as QueryTowerConfig
 from discovery_pipelines.search.models import load_model
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class QueryTowerConfig:
-    """``params:multimodal.query_tower``."""
-
-    base_model: str = "all-MiniLM-L6-v2"
-    epochs: int = 2
-    batch_size: int = 64
-    lr: float = 5e-5
-    head_lr: float = 1e-3
-    scale: float = 20.0
-    symmetric: bool = True
-    catalog_negatives: int = 256
-    max_seq_length: int = 32
-    seed: int = 0
 
 
 def build_query_tower(base_model: Any, text_proj_weight: np.ndarray, text_proj_bias: np.ndarray, *,
@@ -143,7 +126,3 @@ def train_query_tower(tower: Any, pairs: pd.DataFrame, product_vecs: np.ndarray,
                                 "pairs_per_s": seen / el})
     tower.eval()
     return tower, history
-
-
-def config_from_params(params: Mapping[str, Any]) -> QueryTowerConfig:
-    return QueryTowerConfig(**dict(params))

@@ -26,13 +26,13 @@ import copy
 import logging
 import math
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from discovery_pipelines.multimodal.images import BatchAugment, eval_batch, normalise
+from discovery_pipelines.multimodal.params import ProductTowerParams as TowerConfig
 from discovery_pipelines.multimodal.towers import build_product_tower, default_device
 
 log = logging.getLogger(__name__)
@@ -63,31 +63,6 @@ def clip_multi_positive_loss(image_vecs: Any, text_vecs: Any, labels: Any, scale
     q = pos / pos.sum(dim=1, keepdim=True)
     t2i = -(q * F.log_softmax(logits.T[present], dim=1)).sum(dim=1).mean()
     return (i2t + t2i) / 2
-
-
-@dataclass
-class TowerConfig:
-    """Product-tower training settings (``params:multimodal.product_tower``)."""
-
-    arch: str = "resnet18"
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    weights_path: str | None = None
-    dim: int = 256
-    crop: int = 96
-    batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 0.05
-    warmup_epochs: float = 1.0
-    max_epochs: int = 30
-    patience: int = 5
-    time_budget_s: float = 600.0
-    scale_min: float = 0.35
-    jitter: float = 0.25
-    fusion_alpha: float = 0.5
-    init_temperature: float = 0.07
-    seed: int = 0
-    device: str = "auto"
-    bf16: bool = False
 
 
 @dataclass
@@ -293,8 +268,3 @@ def knn_scores(train_vecs: np.ndarray, train_y: np.ndarray, test_vecs: np.ndarra
     w = np.take_along_axis(sims, nn_idx, axis=1)
     np.add.at(out, (np.repeat(np.arange(len(test_vecs)), nn_idx.shape[1]), train_y[nn_idx].ravel()), w.ravel())
     return out
-
-
-def config_from_params(params: Mapping[str, Any]) -> TowerConfig:
-    """:class:`TowerConfig` from a validated parameter mapping."""
-    return TowerConfig(**dict(params))

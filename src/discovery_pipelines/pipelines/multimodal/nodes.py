@@ -25,11 +25,9 @@ from discovery_pipelines.multimodal import params as P  # noqa: E402
 from discovery_pipelines.multimodal import plots  # noqa: E402
 from discovery_pipelines.multimodal.images import decode_images  # noqa: E402
 from discovery_pipelines.multimodal.queries import dev_qrels, training_queries  # noqa: E402
-from discovery_pipelines.multimodal.query_tower import QueryTowerConfig  # noqa: E402
 from discovery_pipelines.multimodal.query_tower import build_query_tower, train_query_tower as _train_qt  # noqa: E402
 from discovery_pipelines.multimodal.towers import default_device, fuse, load_tower, tower_state  # noqa: E402
 from discovery_pipelines.multimodal.training import (  # noqa: E402
-    TowerConfig,
     class_accuracy,
     encode_photos,
     knn_scores,
@@ -111,7 +109,7 @@ def train_product_tower(pixels: np.ndarray, catalogue: pd.DataFrame, class_text_
         chosen epoch, why it stopped, seconds and training images/s.
     """
     p = P.ProductTowerParams.model_validate(params)
-    cfg = TowerConfig(**p.model_dump())
+    cfg = p
     res = _train_tower(pixels, catalogue["fine_class_id"].to_numpy(), _rows(catalogue, "train"),
                        _rows(catalogue, "val"), class_text_emb, cfg)
     report = {"history": res.history, "best_epoch": res.best_epoch, "stopped": res.stopped,
@@ -148,7 +146,7 @@ def train_query_tower(tower: dict[str, Any], product_vectors: np.ndarray, catalo
     """Stage 2: the QCC-trained query tower (:mod:`multimodal.query_tower`) against frozen train-listing
     vectors (photo-only and fused views); returns ``(SentenceTransformer, report)``."""
     p = P.QueryTowerParams.model_validate(params)
-    cfg = QueryTowerConfig(**p.model_dump())
+    cfg = p
     t = load_tower(tower, "cpu")
     qt = build_query_tower(p.base_model, t.text_proj.weight.detach().numpy(), t.text_proj.bias.detach().numpy())
     inference_len = qt.max_seq_length
