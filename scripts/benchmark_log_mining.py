@@ -10,7 +10,7 @@ reused on later runs from ``--events-dir``), then mines them in two fresh child 
 
 Each child reports its wall time and peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, which
 includes DuckDB's native allocations); the parent checks that both produce the same pairs and writes
-the figures, with the machine load, to ``data/08_reporting/log_mining/benchmark.json``.
+the figures, with the machine load, to ``results/log_mining/benchmark.json``.
 
 Usage::
 
@@ -137,7 +137,7 @@ def main() -> None:
     ap.add_argument("--products", default=str(ROOT / "data" / "03_primary" / "products.parquet"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--memory-limit", default="2GB", help="DuckDB memory_limit for both runs")
-    ap.add_argument("--out", default=str(ROOT / "data" / "08_reporting" / "log_mining" / "benchmark.json"))
+    ap.add_argument("--out", default=str(ROOT / "results" / "log_mining" / "benchmark.json"))
     ap.add_argument("--child", choices=["pipeline", "hand_written"], help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from discovery_pipelines.failure_analysis import analyse_failures, write_report
+from discovery_pipelines.failure_analysis import analyse_failures, build_report
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,14 @@ def _cluster_namer(params: dict[str, Any]) -> Any:
 
 
 def build_failure_groups(evaluate_per_query: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
-                         products: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-query failure groups (train + dev queries) and per-group stats; writes the Markdown, JSON
-    and PNG report to ``params['report_dir']``.
+                         products: pd.DataFrame, params: dict[str, Any],
+                         ) -> tuple[pd.DataFrame, pd.DataFrame, str, dict[str, Any], Any]:
+    """Per-query failure groups (train + dev queries), per-group stats and their report.
 
     Returns:
-        ``(failure_groups, failure_group_stats)``; see :class:`failures.FailureAnalysis`.
+        ``(failure_groups, failure_group_stats, report_md, report_json, not_good_plot)``; see
+        :class:`discovery_pipelines.failure_analysis.FailureAnalysis` and
+        :func:`discovery_pipelines.failure_analysis.build_report`.
     """
     fa = analyse_failures(
         evaluate_per_query, queries, qrels, products,
@@ -44,7 +46,5 @@ def build_failure_groups(evaluate_per_query: pd.DataFrame, queries: pd.DataFrame
         vocab_min_count=int(params.get("vocab_min_count", 3)), n_examples=int(params.get("n_examples", 5)),
         random_state=int(params.get("random_state", 0)), namer=_cluster_namer(params),
     )
-    paths = write_report(fa, params.get("report_dir", "data/08_reporting/failure_analysis"))
-    log.info("failure analysis: %s Not Good of %s dev queries; report %s", fa.meta["n_not_good"],
-             fa.meta["n_dev_queries"], paths["markdown"])
-    return fa.groups, fa.stats
+    log.info("failure analysis: %s Not Good of %s dev queries", fa.meta["n_not_good"], fa.meta["n_dev_queries"])
+    return fa.groups, fa.stats, *build_report(fa)
