@@ -161,3 +161,18 @@ def test_injected_product_title_changes_neither_generator(ic_slice, fake_server,
     assert (clean["source"] == "llm").sum() == 3 and llm.stats["filled_by_rules"] > 0
     jury = make_jury("rules").moderate(clean["title"].tolist(), clean.merge(ctx, on="user_id")["daypart"].tolist())
     assert (jury["verdict"] == "allow").mean() > 0.8
+
+
+@pytest.mark.spark
+def test_spark_engine_generates_the_same_carousels(ic_slice):
+    lines, prods = ic_slice
+    hist, nxt, _ = split_next_basket(lines)
+    prof = build_profiles(hist, prods, top_n=8).head(12)
+    ctx = visit_context(nxt)
+    gen = RulesCarouselGenerator(build_catalogue(hist, prods), n=4, min_items=3, max_items=400)
+    pdf = generate_candidates(prof, ctx, gen, engine="pandas")
+    sdf = generate_candidates(prof, ctx, gen, engine="spark")
+    cols = ["user_id", "rank", "title", "metadata", "topic_size"]
+    assert len(pdf) > 20
+    pd.testing.assert_frame_equal(pdf[cols].reset_index(drop=True), sdf[cols].reset_index(drop=True),
+                                  check_dtype=False)
