@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,7 +40,7 @@ import pandas as pd
 from discovery_pipelines.carousels import lexicons as lx
 from discovery_pipelines.carousels.catalogue import Catalogue, is_food_department, pretty
 from discovery_pipelines.carousels.profiles import profile_text
-from discovery_pipelines.carousels.schema import Carousel, CarouselAnswer, CarouselMetadata
+from discovery_pipelines.carousels.schema import CarouselAnswer, CarouselMetadata
 from discovery_pipelines.synthetic.llm import ChatClient
 from discovery_pipelines.synthetic.prompts import render_named, sanitize_product_text
 

@@ -7,7 +7,6 @@ credentials or the environment, never parameters.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -503,7 +502,7 @@ def evaluate_carousels(carousel_items: pd.DataFrame, moderated: pd.DataFrame, st
     n_users = max(1, generation_stats.get("users", 1))
     lab = jury_report["labelled_set"]
     metrics = {
-        "dataset": p.dataset, "generator": generation_stats.get("backend"), "jury": jury_report.get("backend"),
+        "dataset": p.dataset, "generator": generation_stats.get("backend"), "jury_backend": jury_report.get("backend"),
         "precision@10": prec["title_metadata_filter"] if p.retrieval.metadata_filter else prec["title_metadata"],
         "precision@10_variants": prec, "relevance_titles": len(rel), "metadata_category_precision": meta_cat_precision,
         "hit_rate@10": {"carousel": float(np.mean(per_car)) if per_car else None,
