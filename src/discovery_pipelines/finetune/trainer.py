@@ -11,18 +11,19 @@ The cached variant (Gao et al. 2021, GradCache) decouples the contrastive batch 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from discovery_pipelines.data.io import sha256_parts
 from discovery_pipelines.search.models import load_model, model_fingerprint
 from discovery_pipelines.data.params import reject_unknown
 from discovery_pipelines.search.precision import resolve_precision
@@ -197,14 +198,12 @@ def _training_args(config: TrainConfig, output_dir: str, **overrides: Any) -> An
 
 def _job_fingerprint(base_model: Any, ds: Any, config: TrainConfig) -> str:
     """SHA-256 of what defines a training job: base model, every training row, the configuration."""
-    h = hashlib.sha256()
-    h.update(model_fingerprint(base_model).encode())
-    h.update(json.dumps(config.__dict__, sort_keys=True, default=str).encode())
-    h.update(resolve_precision(config.precision).encode())   # "auto" differs between machines
-    for row in zip(*(ds[c] for c in ds.column_names)):
-        h.update("\x1f".join(row).encode("utf-8"))
-        h.update(b"\x1e")
-    return h.hexdigest()
+    rows = ("\x1f".join(row) + "\x1e" for row in zip(*(ds[c] for c in ds.column_names)))
+    return sha256_parts(chain(
+        [model_fingerprint(base_model), json.dumps(config.__dict__, sort_keys=True, default=str),
+         resolve_precision(config.precision)],   # "auto" differs between machines
+        rows,
+    ))
 
 
 _ELAPSED = "elapsed.json"   # per checkpoint: training wall seconds of all steps up to it (across resumes)
