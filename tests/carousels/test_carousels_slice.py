@@ -176,3 +176,15 @@ def test_spark_engine_generates_the_same_carousels(ic_slice):
     assert len(pdf) > 20
     pd.testing.assert_frame_equal(pdf[cols].reset_index(drop=True), sdf[cols].reset_index(drop=True),
                                   check_dtype=False)
+
+
+def test_store_masks_ignore_stub_products_and_cover_what_each_store_sold():
+    lines = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2"], "store_id": ["s1", "s1", "s2", None],
+                          "product_id": ["p1", "p9", "p2", "p1"]})
+    prods = pd.DataFrame({"product_id": ["p1", "p2", "p9"], "title": ["a", "b", "unknown product p9"],
+                          "department": ["D", "D", "UNKNOWN"], "category": ["C1", "C2", None],
+                          "product_type": ["T1", "T2", None], "brand": [None] * 3,
+                          "in_source_catalogue": [True, True, False]})
+    cat = build_catalogue(lines, prods)
+    assert cat.items["product_id"].tolist() == ["p1", "p2"] and cat.store_ids == ["s1", "s2"]
+    assert cat.store_masks.tolist() == [[True, False], [False, True]]
