@@ -94,3 +94,29 @@ def verdict(per_query: pd.DataFrame, rule: Sequence[Mapping[str, object]]) -> pd
             raise ValueError(f"bad Good/Not Good condition {dict(cond)}: metric in {list(METRICS)}, op in {list(_OPS)}")
         ok &= _OPS[op](per_query[m].fillna(-math.inf if op.startswith(">") else math.inf), v)
     return ok.map({True: "Good", False: "Not Good"})
+
+
+def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, samples: int = 1000, seed: int = 13,
+                     level: float = 0.95) -> dict[str, float]:
+    """Paired bootstrap of the mean difference ``mean(a - b)`` over queries (Efron & Tibshirani 1993;
+    for IR evaluation Sakai 2006, "Evaluating evaluation metrics based on the bootstrap").
+
+    Args:
+        a, b: per-query values of two systems on the same queries, same order (e.g. nDCG@10).
+        samples: bootstrap resamples of the queries (with replacement).
+        level: two-sided confidence level of the percentile interval.
+
+    Returns:
+        ``{"delta", "ci_low", "ci_high", "p_le_0"}``: observed mean difference, percentile interval, and
+        the share of resamples with a difference <= 0 (a one-sided bootstrap p-value for "a > b").
+
+    Raises:
+        ValueError: different lengths or no queries.
+    """
+    if len(a) != len(b) or len(a) == 0:
+        raise ValueError(f"paired_bootstrap needs two equal, non-empty arrays (got {len(a)} and {len(b)})")
+    x = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, size=(int(samples), x.size))].mean(axis=1)
+    lo, hi = np.percentile(means, [50 * (1 - level), 100 - 50 * (1 - level)])
+    return {"delta": float(x.mean()), "ci_low": float(lo), "ci_high": float(hi), "p_le_0": float((means <= 0).mean())}

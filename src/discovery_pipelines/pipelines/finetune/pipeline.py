@@ -3,7 +3,7 @@ fine-tuning stage (pairs, hard negatives, reference + candidate, WiSE-FT, evalua
 
 from kedro.pipeline import Node, Pipeline
 
-from discovery_pipelines.pipelines import evaluate, failure_analysis, ingest, log_mining, synthetic
+from discovery_pipelines.pipelines import evaluate, failure_analysis, ingest, log_mining, quality, synthetic
 from discovery_pipelines.pipelines.finetune import nodes as n
 
 UPSTREAM = (ingest, log_mining, evaluate, failure_analysis, synthetic)
@@ -37,7 +37,8 @@ def create_training_pipeline() -> Pipeline:
                  ["finetune_per_query", "finetune_metrics"], name="evaluate_models"),
             Node(n.gate, ["finetune_per_query", "params:finetune.gate"], "gate_decision", name="regression_gate"),
             Node(n.promote, ["gate_decision", "candidate_model", "products", "params:finetune.export",
-                             "params:finetune.models"], "promotion", name="promote_and_export"),
+                             "params:finetune.models", "quality.serving_choice", "quality.teacher_model"],
+                 "promotion", name="promote_and_export"),
             Node(n.report, ["finetune_metrics", "gate_decision", "reference_summary", "candidate_summary",
                             "training_pair_stats", "hard_negative_stats", "promotion", "interpolation_stats"],
                  ["finetune_report", "finetune_plot", "gate_report"], name="finetune_report"),
@@ -47,4 +48,5 @@ def create_training_pipeline() -> Pipeline:
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return sum((stage.create_pipeline() for stage in UPSTREAM), Pipeline([])) + create_training_pipeline()
+    return (sum((stage.create_pipeline() for stage in UPSTREAM), Pipeline([])) + create_training_pipeline()
+            + quality.create_pipeline())
