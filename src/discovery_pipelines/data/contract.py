@@ -145,14 +145,27 @@ def validate(df: pd.DataFrame, kind: TableKind, source: str = "<memory>", max_re
     """
     if kind not in SCHEMAS:
         raise ValueError(f"unknown table kind {kind!r}; expected one of {sorted(SCHEMAS)}")
-    missing = [c for c in SCHEMAS[kind].columns if SCHEMAS[kind].columns[c].required and c not in df.columns]
+    return validate_schema(df, SCHEMAS[kind], kind, source, max_report)
+
+
+def validate_schema(
+    df: pd.DataFrame, schema: pa.DataFrameSchema, kind: str, source: str = "<memory>", max_report: int = 10
+) -> pd.DataFrame:
+    """Validate ``df`` against any pandera ``schema`` with this module's error format.
+
+    Shared by :func:`validate` and the other contracts (e.g. :mod:`discovery_pipelines.data.histories`).
+
+    Raises:
+        ContractError: with ``file=<source> row=<n> column=<col> check=<check> value=<v>`` lines.
+    """
+    missing = [c for c in schema.columns if schema.columns[c].required and c not in df.columns]
     if missing:
         raise ContractError(
             f"{source}: {kind} table is missing required column(s) {missing}; has {list(df.columns)}"
         )
     frame = df.reset_index(drop=True)
     try:
-        return SCHEMAS[kind].validate(frame, lazy=True)
+        return schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases.rename(columns={"index": "row", "failure_case": "value"})
         fc = fc[[c for c in ("row", "column", "check", "value") if c in fc.columns]]

@@ -93,8 +93,15 @@ def serve(
     device: Annotated[Optional[str], typer.Option(help="torch device for exact search (default cuda if present)")] = None,
     threads: Annotated[Optional[int], typer.Option(help="torch and faiss CPU threads per operation "
                                                         "(1 = lowest latency on a shared box)")] = None,
+    env: Annotated[Optional[str], typer.Option(help="Kedro config env whose credentials hold "
+                                                    "search_admin.token (default $KEDRO_ENV or local)")] = None,
+    conf_source: Annotated[Path, typer.Option(help="Kedro conf folder (credentials)")] = Path("conf"),
+    allowed_host: Annotated[Optional[list[str]], typer.Option(
+        help="Host names /admin/reload answers to (repeatable; default the bind host, localhost, 127.0.0.1, ::1)")] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /openapi.json) with hot swap of newly promoted indexes."""
+    """Serve the HTTP API (OpenAPI at /openapi.json) with hot swap of newly promoted indexes.
+
+    ``/admin/reload`` is on only when the credentials (``--env``) hold ``search_admin.token``."""
     import uvicorn
 
     if threads:
@@ -105,7 +112,7 @@ def serve(
         faiss.omp_set_num_threads(threads)
 
     from discovery_pipelines.search.index import IndexLoadError
-    from discovery_pipelines.serve.api import create_app
+    from discovery_pipelines.serve.api import DEFAULT_ALLOWED_HOSTS, admin_token_from_credentials, create_app
     from discovery_pipelines.serve.service import SearchService
 
     try:
@@ -113,7 +120,12 @@ def serve(
     except IndexLoadError as e:
         _fail(str(e))
         return
-    uvicorn.run(create_app(svc, watch=poll > 0), host=host, port=port, log_level="info")
+    token = admin_token_from_credentials(str(conf_source), env)
+    hosts = allowed_host or [*DEFAULT_ALLOWED_HOSTS, host]
+    if token is None:
+        typer.echo("admin API off (no search_admin.token in credentials)", err=True)
+    app_ = create_app(svc, watch=poll > 0, admin_token=token, allowed_hosts=hosts)
+    uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
 @app.command()

@@ -485,7 +485,8 @@ class SearchService:
         """Load the index folder if its manifest changed (or ``force``) and swap it in.
 
         Never raises for a bad or half-promoted index: the old engine keeps serving and the
-        reason is returned (and kept in ``last_error``).
+        reason is returned (and kept in ``last_error``). ``last_error`` clears after a good
+        reload, including one that finds the served index back in the folder ("index unchanged").
         """
         with self._reload_lock:
             prev = self._engine
@@ -496,6 +497,7 @@ class SearchService:
                 self.last_error = str(e)
                 return ReloadOutcome(False, prev_id, prev_id, f"not reloaded: {e}")
             if prev is not None and sha == prev.loaded.manifest_sha256 and not force:
+                self.last_error = None  # the folder holds the index being served again: nothing is wrong
                 return ReloadOutcome(False, prev_id, prev_id, "index unchanged")
             try:
                 eng = self._build()

@@ -216,7 +216,7 @@ def promote(
                              cache_dir=model_params.get("cache_dir"), fusion=serving.get("fusion"),
                              reranker=reranker, rerank_top_n=int(serving.get("rerank_top_n", 20)),
                              default_mode=serving.get("default_mode", "hybrid"), serving=serving)
-    version = tracking.register_model(model_dir, params.get("registered_model_name", "discovery-search"),
+    version = tracking.register_model(candidate, params.get("registered_model_name", "discovery-search"),
                                       alias="production")
     return {"promoted": True, "model_dir": str(model_dir), "index_dir": str(index_dir),
             "model_fingerprint": model_fingerprint(candidate), "registered_version": version,

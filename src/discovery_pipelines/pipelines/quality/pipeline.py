@@ -20,7 +20,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                  ["report", "plot"], name="report"),
         ],
         namespace="quality",
-        inputs={"products", "queries", "qrels", "reference_model", "candidate_model", "gate_decision"},
+        inputs={**{d: d for d in ("products", "queries", "qrels", "reference_model", "candidate_model")},
+                "gate_decision": "finetune.release.gate_decision"},
         parameters={"params:quality", "params:finetune.models"},
         tags=["quality"],
     )
