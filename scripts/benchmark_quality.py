@@ -57,7 +57,8 @@ def main() -> None:
     ap.add_argument("--holdout", type=int, default=250, help="holdout queries sampled (0 = all)")
     ap.add_argument("--train", type=int, default=0, help="train queries for the teacher (0 = all)")
     ap.add_argument("--distractors", type=int, default=2500, help="random non-judged products (0 = full catalogue)")
-    ap.add_argument("--teacher-budget", type=float, default=600.0, help="teacher training seconds")
+    ap.add_argument("--teacher-budget", type=float, default=600.0,
+                    help="teacher training seconds (0 = no teacher: BM25, dense and fusions only)")
     ap.add_argument("--top-n", type=int, default=20, help="hybrid candidates the cross-encoder re-ranks")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--work", default=str(ROOT / "data/06_models/benchmark_quality"))
@@ -89,30 +90,35 @@ def main() -> None:
     fusion = C.add_fusions(splits, "base")
     log.info("fusion chosen on dev: %s", fusion["label"])
 
-    # teacher: train queries x BM25 candidates over the full catalogue (train split only)
-    t = time.perf_counter()
-    cfg = TeacherConfig(budget_seconds=args.teacher_budget, seed=args.seed)
-    bm_full = BM25Retriever(product_texts(products), products["product_id"].tolist())
-    cands = run_to_dict(tr_q["query_id"].tolist(), bm_full.search(tr_q["text"].tolist(), k=cfg.candidates))
-    ex = teacher_examples(tr_q, qrels, products, cands, cfg)
-    prec = choose_precision("auto", lambda p: probe_seconds_per_step("all-MiniLM-L6-v2", ex, cfg, p), "teacher")
-    cfg.precision = prec["precision"]
-    res = train_teacher("all-MiniLM-L6-v2", ex, Path(args.work) / "teacher", cfg, seconds_per_step=prec["seconds_per_step"])
-    timings["teacher_s"] = time.perf_counter() - t
-    ce = load_cross_encoder(res.model_dir)
-    doc_text = dict(zip(catalogue["product_id"], product_texts(catalogue)))
-
-    t = time.perf_counter()
-    agreement = C.teacher_agreement(ce, splits["dev"], doc_text, rel_threshold=2.0,
-                                    candidates=splits["dev"].runs["hybrid:base"], top_n=min(10, args.top_n),
-                                    precision=cfg.precision)
-    timings["agreement_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    speed = C.add_rerank(splits, "base", ce, doc_text, top_n=args.top_n, precision=cfg.precision)
-    timings["rerank_s"] = time.perf_counter() - t
+    teacher_rec: dict = {"skipped": True}
+    latency_ce, speed = None, {}
+    if args.teacher_budget > 0:
+        # teacher: train queries x BM25 candidates over the full catalogue (train split only)
+        t = time.perf_counter()
+        cfg = TeacherConfig(budget_seconds=args.teacher_budget, seed=args.seed)
+        bm_full = BM25Retriever(product_texts(products), products["product_id"].tolist())
+        cands = run_to_dict(tr_q["query_id"].tolist(), bm_full.search(tr_q["text"].tolist(), k=cfg.candidates))
+        ex = teacher_examples(tr_q, qrels, products, cands, cfg)
+        prec = choose_precision("auto", lambda p: probe_seconds_per_step("all-MiniLM-L6-v2", ex, cfg, p), "teacher")
+        cfg.precision = prec["precision"]
+        res = train_teacher("all-MiniLM-L6-v2", ex, Path(args.work) / "teacher", cfg,
+                            seconds_per_step=prec["seconds_per_step"])
+        timings["teacher_s"] = time.perf_counter() - t
+        latency_ce = load_cross_encoder(res.model_dir)
+        doc_text = dict(zip(catalogue["product_id"], product_texts(catalogue)))
+        t = time.perf_counter()
+        agreement = C.teacher_agreement(latency_ce, splits["dev"], doc_text, rel_threshold=2.0,
+                                        candidates=splits["dev"].runs["hybrid:base"], top_n=min(10, args.top_n),
+                                        precision=cfg.precision)
+        timings["agreement_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        speed = C.add_rerank(splits, "base", latency_ce, doc_text, top_n=args.top_n, precision=cfg.precision)
+        timings["rerank_s"] = time.perf_counter() - t
+        teacher_rec = {"summary": res.summary(), "precision_choice": prec,
+                       "examples": ex["source"].value_counts().to_dict(), "agreement_dev": agreement}
     per_q, table = C.score_systems(splits, rel_threshold=2.0, baselines=("bm25", "hybrid_rrf60:base"))
-    latency = C.mode_latency(catalogue, splits["dev"].texts[:30], "all-MiniLM-L6-v2", ce,
-                             FusionConfig.from_dict(fusion["config"]), top_n=args.top_n, precision=cfg.precision)
+    latency = C.mode_latency(catalogue, splits["dev"].texts[:30], "all-MiniLM-L6-v2", latency_ce,
+                             FusionConfig.from_dict(fusion["config"]), top_n=args.top_n)
 
     out = {
         "command": "python " + " ".join(sys.argv),
@@ -123,8 +129,7 @@ def main() -> None:
         "setup": {"catalogue_products": int(len(catalogue)), "full_catalogue": args.distractors <= 0,
                   "queries": {s: len(sr.query_ids) for s, sr in splits.items()}, "train_queries": int(len(tr_q)),
                   "top_n": args.top_n},
-        "fusion": fusion, "teacher": {"summary": res.summary(), "precision_choice": prec,
-                                       "examples": ex["source"].value_counts().to_dict(), "agreement_dev": agreement},
+        "fusion": fusion, "teacher": teacher_rec,
         "rerank_pairs_per_second": speed, "latency_ms_in_process": latency,
         "metrics": table, "timings_s": {**timings, "total_s": time.perf_counter() - t_start},
     }
@@ -133,7 +138,7 @@ def main() -> None:
         for name, row in table[split].items():
             print(f"{split:8s} {name:28s} nDCG@10 {row['ndcg@10']:.4f}  R@100 {row['recall@100']:.4f}  "
                   f"vs bm25 {row.get('vs_bm25', {}).get('delta', 0):+.4f}")
-    print(json.dumps({"agreement": agreement, "latency": latency}, indent=1))
+    print(json.dumps({"teacher": teacher_rec.get("agreement_dev"), "latency": latency}, indent=1))
 
 
 if __name__ == "__main__":

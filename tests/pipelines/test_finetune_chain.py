@@ -85,6 +85,9 @@ def test_finetune_chain_ci(ci_project: Path):
     assert fusion["dev_ndcg@10"] >= max(fusion["inputs_dev_ndcg@10"].values()) - 1e-9
     assert -1.0 <= quality["teacher_agreement_dev"]["spearman_vs_gain"] <= 1.0
     assert set(quality["latency_ms"]) == {"bm25", "dense", "hybrid", "rerank"}
+    expansion = json.loads((rep / "quality" / "label_expansion_stats.json").read_text())
+    assert expansion["scored_pairs"] > 0 and expansion["human_labels_of_sampled_train_queries"] > 0
+    assert "Served default mode" in (rep / "quality" / "report.md").read_text()
     if promoted:
         manifest = json.loads((index_dir / "manifest.json").read_text())
         assert manifest["default_mode"] == quality["serving"]["default_mode"]

@@ -147,3 +147,39 @@ def test_served_rerank_mode_engine_cli_http(rerank_index, minilm_path, teacher, 
     assert plain.default_mode == "hybrid"
     with pytest.raises(QueryError, match="needs a cross-encoder"):
         plain.search("drill", mode="rerank")
+
+
+def test_trainer_plans_steps_from_a_throughput_probe(hd_small, minilm_path):
+    from discovery_pipelines.finetune.data import assemble_pairs
+    from discovery_pipelines.finetune.trainer import TrainConfig, plan_budget
+
+    pairs, _ = assemble_pairs(hd_small.products, hd_small.queries, hd_small.qrels, None, None,
+                              qrels_min_gain=2.0, max_pairs=400, seed=13)
+    cfg = TrainConfig(batch_size=8, num_negatives=0, max_seq_length=32, budget_seconds=1e-3, eval_steps=10,
+                      early_stopping_patience=None)
+    planned, plan = plan_budget(str(minilm_path), pairs, cfg, probe_steps=1)
+    assert plan["full_steps"] == -(-len(pairs) // 8) and plan["steps"] == 1 and planned.max_steps == 1
+    assert planned.precision == plan["precision"]["precision"] in ("fp32", "bf16")
+    assert plan["precision"]["cpu"]["class"] in ("amx", "avx512_bf16", "avx512", "avx2", "other")
+    roomy, plan2 = plan_budget(str(minilm_path), pairs, TrainConfig(**{**cfg.__dict__, "budget_seconds": 1e6}),
+                               probe_steps=1)
+    assert roomy.max_steps == -1 and plan2["steps"] == plan2["full_steps"]
+
+
+def test_label_expansion_scores_unjudged_candidates(teacher, examples, hd_small):
+    from discovery_pipelines.finetune.teacher import expand_labels
+
+    _, cands = examples
+    q, r, p = hd_small.queries, hd_small.qrels, hd_small.products
+    train = q[q["split"] == "train"].head(10)
+    judged = set(zip(r["query_id"], r["product_id"]))
+    doc_text = dict(zip(p["product_id"], product_texts(p)))
+    lab = expand_labels(teacher, dict(zip(train["query_id"], train["text"])), cands, doc_text, exclude=judged,
+                        top_k=5, positive_prob=0.6, negative_prob=0.4, precision="fp32")
+    assert len(lab) > 0 and not any(pair in judged for pair in zip(lab["query_id"], lab["product_id"]))
+    assert (lab["rank"] <= 5).all() and set(lab["query_id"]) <= set(train["query_id"])
+    pos, neg = lab["teacher_prob"] >= 0.6, lab["teacher_prob"] <= 0.4
+    assert (lab.loc[pos, "teacher_label"] == "teacher_positive").all()
+    assert (lab.loc[neg, "teacher_label"] == "teacher_negative").all()
+    assert (lab.loc[~pos & ~neg, "teacher_label"] == "uncertain").all()
+    np.testing.assert_allclose(lab["teacher_prob"], 1 / (1 + np.exp(-lab["teacher_logit"])), rtol=1e-5)

@@ -251,3 +251,38 @@ def train_teacher(base_model: Any, examples: pd.DataFrame, out_dir: str | Path, 
     history = [dict(h) for h in trainer.state.log_history if "loss" in h]
     return TeacherResult(out, min(n, len(examples) * int(np.ceil(config.epochs))), done, steps, secs,
                          n / secs if secs > 0 else 0.0, precision, budget, history)
+
+
+def expand_labels(model: Any, query_text: Mapping[str, str], candidates: Mapping[str, Sequence[str]],
+                  doc_text: Mapping[str, str], *, exclude: set[tuple[str, str]] | None = None, top_k: int = 10,
+                  positive_prob: float = 0.6, negative_prob: float = 0.1, batch_size: int = 64,
+                  precision: str | None = None, source: str = "train") -> pd.DataFrame:
+    """Label expansion (DashCLIP-style: a teacher trained on human labels labels many more pairs): the
+    teacher scores each query's first ``top_k`` retriever candidates that are not in ``exclude`` (the pairs
+    humans already judged).
+
+    Args:
+        query_text: ``{query_id: text}``; candidates: ``{query_id: [product_id, ...]}`` (retriever top-k).
+        positive_prob / negative_prob: on the teacher's probability ``sigmoid(logit)`` (its training labels are
+            ``gain / max_gain``, so 0.6 sits near Home Depot's gain 2): above -> ``teacher_positive`` (a new
+            training pair), below -> ``teacher_negative`` (a hard negative the teacher confirms is not
+            relevant), between -> ``uncertain``.
+
+    Returns:
+        DataFrame ``query_id, query, product_id, rank, teacher_logit, teacher_prob, teacher_label, source``.
+    """
+    from discovery_pipelines.search.rerank import score_pairs
+
+    exclude = exclude or set()
+    rows = [(q, query_text[q], p, r + 1) for q in query_text for r, p in enumerate(list(candidates.get(q, []))[:top_k])
+            if p is not None and p in doc_text and (q, p) not in exclude]
+    df = pd.DataFrame(rows, columns=["query_id", "query", "product_id", "rank"])
+    logits = score_pairs(model, df["query"].tolist(), [doc_text[p] for p in df["product_id"]],
+                         batch_size=batch_size, precision=precision)
+    prob = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    df["teacher_logit"] = logits
+    df["teacher_prob"] = prob.astype(np.float32)
+    df["teacher_label"] = np.where(prob >= positive_prob, "teacher_positive",
+                                   np.where(prob <= negative_prob, "teacher_negative", "uncertain"))
+    df["source"] = source
+    return df

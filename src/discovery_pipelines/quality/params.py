@@ -39,8 +39,8 @@ class Teacher(_Strict):
 class Fusion(_Strict):
     """The grid :func:`discovery_pipelines.search.fusion.tune_fusion` searches on dev."""
 
-    rrf_c: list[float] = [5, 10, 20, 40, 60, 100]
-    rrf_dense_weight: list[float] = [0.5, 0.75, 1.0, 1.5, 2.0]
+    rrf_c: list[float] = [10, 30, 60]
+    rrf_dense_weight: list[float] = [0.5, 1.0, 2.0]
     alphas: list[float] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
 
 
@@ -48,6 +48,15 @@ class Rerank(_Strict):
     top_n: int = Field(20, ge=1, le=1000)      # hybrid candidates re-scored per query (evaluation and serving)
     batch_size: int = Field(64, ge=1)
     agreement_top_n: int = Field(10, ge=1)     # unjudged first-stage candidates per dev query in the AUC
+
+
+class Expansion(_Strict):
+    """Label expansion: the teacher scores train + synthetic queries x BM25 candidates."""
+
+    max_queries: int = Field(400, ge=1)        # train queries sampled (synthetic queries: all)
+    top_k: int = Field(10, ge=1)
+    positive_prob: float = Field(0.6, gt=0, lt=1)
+    negative_prob: float = Field(0.1, gt=0, lt=1)
 
 
 class Serving(_Strict):
@@ -64,6 +73,7 @@ class QualityParams(_Strict):
     teacher: Teacher = Teacher()
     fusion: Fusion = Fusion()
     rerank: Rerank = Rerank()
+    expansion: Expansion = Expansion()
     serving: Serving = Serving()
     bootstrap_samples: int = Field(1000, ge=100)
     seed: int = 13

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from discovery_pipelines.search import metrics as M
-from discovery_pipelines.search.retrieval import Run, rrf, run_to_dict
+from discovery_pipelines.search.retrieval import Run, fuse_runs, rrf, run_to_dict
 
 METHODS = ("rrf", "weighted")
 
@@ -83,29 +83,15 @@ def weighted_sum(runs: Mapping[str, Run], weights: Mapping[str, float] | None = 
         ``(ids (nq, k) object, scores (nq, k) float32)``, descending; ties broken by the order products
         first appear in the runs (given order).
     """
-    weights = weights or {}
-    names = list(runs)
-    nq = len(runs[names[0]][0])
-    out_ids = np.full((nq, k), None, dtype=object)
-    out_sc = np.zeros((nq, k), dtype=np.float32)
-    for qi in range(nq):
-        acc: dict[str, float] = {}
-        for name in names:
-            w = float(weights.get(name, 1.0))
-            ids, sc = runs[name][0][qi], runs[name][1][qi]
-            keep = np.array([p is not None for p in ids], dtype=bool)
-            if not keep.any():
-                continue
-            s = sc[keep].astype(np.float64)
-            lo, hi = float(s.min()), float(s.max())
-            norm = (s - lo) / (hi - lo) if hi > lo else np.ones_like(s)
-            for pid, v in zip(ids[keep], norm):
-                acc[pid] = acc.get(pid, 0.0) + w * float(v)
-        top = sorted(acc.items(), key=lambda kv: -kv[1])[:k]
-        for j, (pid, s) in enumerate(top):
-            out_ids[qi, j] = pid
-            out_sc[qi, j] = s
-    return out_ids, out_sc
+    def min_max(ids: np.ndarray, sc: np.ndarray):
+        keep = np.array([p is not None for p in ids], dtype=bool)
+        if not keep.any():
+            return []
+        s = sc[keep].astype(np.float64)
+        lo, hi = float(s.min()), float(s.max())
+        return zip(ids[keep], (s - lo) / (hi - lo) if hi > lo else np.ones_like(s))
+
+    return fuse_runs(runs, min_max, weights, k)
 
 
 def fuse(runs: Mapping[str, Run], config: FusionConfig, k: int = 100) -> Run:

@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 
 from discovery_pipelines.finetune.budget import choose_precision  # noqa: E402
 from discovery_pipelines.finetune.teacher import (  # noqa: E402
-    TeacherConfig, probe_seconds_per_step, teacher_examples, train_teacher)
+    TeacherConfig, expand_labels, probe_seconds_per_step, teacher_examples, train_teacher)
 from discovery_pipelines.quality import compare as C  # noqa: E402
 from discovery_pipelines.quality.params import parse  # noqa: E402
 from discovery_pipelines.reporting import tracking  # noqa: E402
@@ -61,6 +61,42 @@ def train_teacher_model(examples: pd.DataFrame, params: dict[str, Any]) -> tuple
     return load_cross_encoder(res.model_dir), {**res.summary(), "precision_choice": prec}
 
 
+def expand_training_labels(teacher: Any, products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
+                           synthetic_pairs: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Label expansion: the teacher scores (train-query sample + synthetic queries) x BM25 top-k products not
+    judged by humans; reports the pairs it adds per human label."""
+    from discovery_pipelines.search.precision import resolve_precision
+
+    p = parse(params)
+    e = p.expansion
+    train_q = queries[(queries["split"] == "train") & queries["query_id"].isin(set(qrels["query_id"]))]
+    train_q = train_q.sample(n=min(e.max_queries, len(train_q)), random_state=p.seed)
+    syn = synthetic_pairs["query"].astype(str).drop_duplicates() if len(synthetic_pairs) else pd.Series([], dtype=str)
+    syn_ids = [f"synthetic:{i}" for i in range(len(syn))]
+    bm25 = BM25Retriever(product_texts(products, p.text_fields), products["product_id"].tolist())
+    doc_text = dict(zip(products["product_id"], product_texts(products, p.text_fields)))
+    judged = set(zip(qrels["query_id"].astype(str), qrels["product_id"].astype(str)))
+    frames = []
+    for source, ids, texts in (("train", train_q["query_id"].astype(str).tolist(), train_q["text"].astype(str).tolist()),
+                               ("synthetic", syn_ids, syn.tolist())):
+        if not ids:
+            continue
+        cands = run_to_dict(ids, bm25.search(texts, k=e.top_k))
+        frames.append(expand_labels(teacher, dict(zip(ids, texts)), cands, doc_text, exclude=judged,
+                                    top_k=e.top_k, positive_prob=e.positive_prob, negative_prob=e.negative_prob,
+                                    batch_size=p.rerank.batch_size, precision=resolve_precision(p.teacher.train.precision),
+                                    source=source))
+    labels = pd.concat(frames, ignore_index=True)
+    human = int(qrels["query_id"].isin(set(train_q["query_id"])).sum())
+    counts = labels.groupby(["source", "teacher_label"]).size().unstack(fill_value=0)
+    stats = {"scored_pairs": int(len(labels)), "human_labels_of_sampled_train_queries": human,
+             "by_source": {s: {k: int(v) for k, v in row.items()} for s, row in counts.iterrows()},
+             "teacher_positives_per_human_label": float((labels["teacher_label"] == "teacher_positive").sum() / max(human, 1)),
+             "scored_pairs_per_human_label": float(len(labels) / max(human, 1)),
+             "thresholds": {"positive_prob": e.positive_prob, "negative_prob": e.negative_prob}}
+    return labels, stats
+
+
 def compare_modes(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame, reference: Any,
                   candidate: Any, teacher: Any, params: dict[str, Any], model_params: dict[str, Any],
                   ) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
@@ -74,7 +110,7 @@ def compare_modes(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataF
     splits = C.first_stage_runs(products, queries, qrels, dense, splits=p.splits, k=p.k,
                                 text_fields=p.text_fields, cache_dir=p.cache_dir, bm25=bm25)
     grid = default_grid(p.fusion.rrf_c, p.fusion.rrf_dense_weight, p.fusion.alphas)
-    fusion = {m: C.add_fusions(splits, m, grid=grid, rel_threshold=p.rel_threshold, k=p.k) for m in ("base", PROMOTED)}
+    fusion = {PROMOTED: C.add_fusions(splits, PROMOTED, grid=grid, rel_threshold=p.rel_threshold, k=p.k)}
     doc_text = dict(zip(products["product_id"], product_texts(products, p.text_fields)))
     precision = resolve_precision(p.teacher.train.precision)
     dev = splits[p.splits[0]]
@@ -105,7 +141,7 @@ def compare_modes(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataF
 
 
 def report(metrics: dict[str, Any], teacher_summary: dict[str, Any], example_stats: dict[str, Any],
-           gate_decision: dict[str, Any]) -> tuple[str, plt.Figure]:
+           expansion_stats: dict[str, Any], gate_decision: dict[str, Any]) -> tuple[str, plt.Figure]:
     """Markdown report (one table per split with CIs, fusion, teacher, latency, serving) and the CI plot."""
     by = metrics["by_split"]
     out = ["# Search quality: every served mode, dev and holdout\n",
@@ -136,6 +172,11 @@ def report(metrics: dict[str, Any], teacher_summary: dict[str, Any], example_sta
                                                       "precision"]))
     out.append(f"\nTraining examples: {example_stats['by_source']} over {example_stats['train_queries']} train queries; "
                f"budget plan: {teacher_summary['budget']}\n")
+    out.append(f"\n## Label expansion\n\nThe teacher scored {expansion_stats['scored_pairs']} unjudged (query, BM25 top-k "
+               f"product) pairs: {expansion_stats['by_source']}; "
+               f"**{expansion_stats['teacher_positives_per_human_label']:.2f} teacher positives per human label** of the "
+               f"sampled train queries ({expansion_stats['scored_pairs_per_human_label']:.2f} scored pairs per label). "
+               "No student consumes them yet.\n")
     lat = metrics["latency_ms"]
     out.append("\n## Latency per mode (in process, one query at a time)\n\n" + markdown_table(
         [{"mode": m, **v} for m, v in lat.items()], ["mode", "p50_ms", "p95_ms", "n"], ".1f"))
