@@ -110,7 +110,7 @@ def test_served_rerank_mode_engine_cli_http(rerank_index, minilm_path, teacher, 
     from discovery_pipelines.search.index import load_index
     from discovery_pipelines.serve.api import create_app
     from discovery_pipelines.serve.cli import app
-    from discovery_pipelines.serve.service import QueryError, SearchService
+    from discovery_pipelines.serve.service import SearchService
 
     li = load_index(rerank_index)           # the reranker's files are checksummed with the index
     assert li.manifest["reranker"]["top_n"] == 10 and any(f.startswith("reranker/") for f in li.manifest["files"])
@@ -145,8 +145,9 @@ def test_served_rerank_mode_engine_cli_http(rerank_index, minilm_path, teacher, 
     flat = export_index(tmp_path / "plain", st_model, catalogue[0], catalogue_emb, show_progress=False)
     plain = SearchService(flat, minilm_path, device="cpu").engine       # exported without a reranker
     assert plain.default_mode == "hybrid"
-    with pytest.raises(QueryError, match="needs a cross-encoder"):
-        plain.search("drill", mode="rerank")
+    fallback = plain.search("drill", mode="rerank")       # no cross-encoder: the hybrid ranking, said so
+    assert fallback.mode == "hybrid" and [h.product_id for h in fallback.hits] == [
+        h.product_id for h in plain.search("drill", mode="hybrid").hits]
 
 
 def test_trainer_plans_steps_from_a_throughput_probe(hd_small, minilm_path):

@@ -53,7 +53,7 @@ class Rerank(_Strict):
 class Expansion(_Strict):
     """Label expansion: the teacher scores train + synthetic queries x BM25 candidates."""
 
-    max_queries: int = Field(400, ge=1)        # train queries sampled (synthetic queries: all)
+    max_queries: int = Field(400, ge=1)        # train queries sampled, and as many synthetic queries
     top_k: int = Field(10, ge=1)
     positive_prob: float = Field(0.6, gt=0, lt=1)
     negative_prob: float = Field(0.1, gt=0, lt=1)

@@ -325,8 +325,8 @@ class SearchEngine:
             rerank_top_n: hybrid candidates the cross-encoder re-scores (default: the manifest's ``top_n``).
 
         Raises:
-            QueryError: bad query, k, mode, candidates, ``rerank`` on an index without a reranker, or an
-                unsupported filter.
+            QueryError: bad query, k, mode, candidates or an unsupported filter. ``rerank`` on an index
+                exported without a cross-encoder answers with its hybrid ranking (``result.mode == "hybrid"``).
         """
         t0 = time.perf_counter()
         q = clean_query(query)
@@ -335,8 +335,8 @@ class SearchEngine:
             raise QueryError(f"k must be an integer in 1..{MAX_K}, got {k!r}")
         if mode not in MODES:
             raise QueryError(f"mode must be one of {list(MODES)}, got {mode!r}")
-        if mode == "rerank" and self.reranker is None:
-            raise QueryError("mode 'rerank' needs a cross-encoder exported with the index; this index has none")
+        if mode == "rerank" and self.reranker is None:   # an index exported without a cross-encoder
+            mode = "hybrid"                               # serves its first stage; the result says so
         top_n = self.rerank_top_n if rerank_top_n is None else int(rerank_top_n)
         if mode == "rerank" and not 1 <= top_n <= MAX_CANDIDATES:
             raise QueryError(f"rerank_top_n must be in 1..{MAX_CANDIDATES}, got {rerank_top_n!r}")

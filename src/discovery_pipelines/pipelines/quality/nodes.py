@@ -53,7 +53,12 @@ def train_teacher_model(examples: pd.DataFrame, params: dict[str, Any]) -> tuple
     p = parse(params)
     cfg = TeacherConfig.from_dict(p.teacher.train.model_dump())
     base = p.teacher.base_model
-    prec = choose_precision(cfg.precision, lambda x: probe_seconds_per_step(base, examples, cfg, x), "teacher")
+    if cfg.budget_seconds is None:     # no budget to plan: no probe, the configured precision
+        from discovery_pipelines.search.precision import resolve_precision
+
+        prec = {"precision": resolve_precision(cfg.precision), "seconds_per_step": None, "reason": "no budget"}
+    else:
+        prec = choose_precision(cfg.precision, lambda x: probe_seconds_per_step(base, examples, cfg, x), "teacher")
     cfg.precision = prec["precision"]
     work = Path("data/06_models/teacher_training")
     res = train_teacher(base, examples, work / "final", cfg, seconds_per_step=prec["seconds_per_step"])
@@ -72,6 +77,7 @@ def expand_training_labels(teacher: Any, products: pd.DataFrame, queries: pd.Dat
     train_q = queries[(queries["split"] == "train") & queries["query_id"].isin(set(qrels["query_id"]))]
     train_q = train_q.sample(n=min(e.max_queries, len(train_q)), random_state=p.seed)
     syn = synthetic_pairs["query"].astype(str).drop_duplicates() if len(synthetic_pairs) else pd.Series([], dtype=str)
+    syn = syn.sample(n=min(e.max_queries, len(syn)), random_state=p.seed) if len(syn) else syn
     syn_ids = [f"synthetic:{i}" for i in range(len(syn))]
     bm25 = BM25Retriever(product_texts(products, p.text_fields), products["product_id"].tolist())
     doc_text = dict(zip(products["product_id"], product_texts(products, p.text_fields)))
