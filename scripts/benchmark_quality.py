@@ -137,7 +137,7 @@ def main() -> None:
     for split in table:
         for name, row in table[split].items():
             print(f"{split:8s} {name:28s} nDCG@10 {row['ndcg@10']:.4f}  R@100 {row['recall@100']:.4f}  "
-                  f"vs bm25 {row.get('vs_bm25', {}).get('delta', 0):+.4f}")
+                  f"vs bm25 {row.get('vs_bm25', {}).get('mean', 0):+.4f}")
     print(json.dumps({"teacher": teacher_rec.get("agreement_dev"), "latency": latency}, indent=1))
 
 

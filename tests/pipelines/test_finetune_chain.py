@@ -80,7 +80,7 @@ def test_finetune_chain_ci(ci_project: Path):
         systems = quality["by_split"][split]
         assert {"bm25", "dense:base", "dense:candidate", "hybrid:candidate", "rerank:candidate"} <= set(systems)
         ci = systems["rerank:candidate"]["vs_bm25"]
-        assert ci["ci_low"] <= ci["delta"] <= ci["ci_high"]
+        assert ci["low"] <= ci["mean"] <= ci["high"]
     fusion = quality["fusion"]["candidate"]
     assert fusion["dev_ndcg@10"] >= max(fusion["inputs_dev_ndcg@10"].values()) - 1e-9
     assert -1.0 <= quality["teacher_agreement_dev"]["spearman_vs_gain"] <= 1.0

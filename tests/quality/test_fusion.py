@@ -77,18 +77,17 @@ def test_fusion_config_rejects_unknown_keys_and_methods():
         FusionConfig.from_dict({"method": "combmnz"})
 
 
-def test_paired_bootstrap_interval(runs):
+def test_score_systems_gives_paired_intervals_against_each_baseline(runs):
+    from discovery_pipelines.quality.compare import SplitRuns, score_systems
+
     qids, two, qrels = runs
-    a = M.score_run(run_to_dict(qids, two["bm25"]), qrels)["ndcg@10"].to_numpy()
-    b = M.score_run(run_to_dict(qids, two["dense"]), qrels)["ndcg@10"].to_numpy()
-    ci = M.paired_bootstrap(a, b, samples=500)
-    assert ci["ci_low"] <= ci["delta"] <= ci["ci_high"]
-    assert ci["delta"] == pytest.approx(float((a - b).mean()))
-    same = M.paired_bootstrap(a, a)
-    assert same["delta"] == same["ci_low"] == same["ci_high"] == 0.0
-    assert M.paired_bootstrap(a + 1.0, a)["p_le_0"] == 0.0
-    with pytest.raises(ValueError, match="equal, non-empty"):
-        M.paired_bootstrap(a, b[:-1])
+    sr = SplitRuns(qids, [""] * len(qids), qrels, dict(two))
+    per_q, table = score_systems({"dev": sr}, rel_threshold=2.0, baselines=("bm25",), samples=300)
+    row = table["dev"]["dense"]["vs_bm25"]
+    a = per_q[per_q["system"] == "dense"]["ndcg@10"].to_numpy()
+    b = per_q[per_q["system"] == "bm25"]["ndcg@10"].to_numpy()
+    assert row["mean"] == pytest.approx(float((a - b).mean())) and row["low"] <= row["mean"] <= row["high"]
+    assert "vs_bm25" not in table["dev"]["bm25"] and set(per_q["system"]) == {"bm25", "dense"}
 
 
 def test_plan_steps_caps_at_the_budget():

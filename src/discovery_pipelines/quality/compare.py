@@ -161,7 +161,8 @@ def score_systems(splits: Mapping[str, SplitRuns], *, rel_threshold: float, base
             row: dict[str, Any] = M.aggregate(pq)
             for b in baselines:
                 if b in pqs and b != name:
-                    row[f"vs_{b}"] = M.paired_bootstrap(pq["ndcg@10"], pqs[b]["ndcg@10"], samples=samples, seed=seed)
+                    row[f"vs_{b}"] = M.paired_bootstrap_ci(pq["ndcg@10"], pqs[b]["ndcg@10"], n_resamples=samples,
+                                                           seed=seed)
             table[split][name] = row
             frames.append(pq.assign(split=split, system=name))
     return pd.concat(frames, ignore_index=True), table

@@ -70,8 +70,8 @@ def ndcg_ci_plot(by_split: Mapping[str, Mapping[str, Mapping[str, Any]]], baseli
         vals = [float(systems[n][metric]) for n in names]
         base = float(systems[baseline][metric]) if baseline in systems else 0.0
         err = [[0.0, 0.0] if f"vs_{baseline}" not in systems[n] else
-               [systems[n][f"vs_{baseline}"]["delta"] - systems[n][f"vs_{baseline}"]["ci_low"],
-                systems[n][f"vs_{baseline}"]["ci_high"] - systems[n][f"vs_{baseline}"]["delta"]] for n in names]
+               [systems[n][f"vs_{baseline}"]["mean"] - systems[n][f"vs_{baseline}"]["low"],
+                systems[n][f"vs_{baseline}"]["high"] - systems[n][f"vs_{baseline}"]["mean"]] for n in names]
         ax.barh(names, vals, xerr=list(zip(*err)), capsize=3, color="#4c72b0")
         ax.axvline(base, color="k", lw=0.8, ls="--", label=f"{baseline} {base:.3f}")
         ax.axvline(base + 0.05, color="r", lw=0.8, ls=":", label=f"{baseline} + 0.05")

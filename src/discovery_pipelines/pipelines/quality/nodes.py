@@ -160,7 +160,7 @@ def report(metrics: dict[str, Any], teacher_summary: dict[str, Any], example_sta
             for b, col in (("bm25", "vs bm25"), (f"dense:{PROMOTED}", "vs today's recipe (dense)"),
                            (f"hybrid_rrf60:{PROMOTED}", "vs today's hybrid (RRF 60)")):
                 ci = r.get(f"vs_{b}")
-                rec[col] = f"{ci['delta']:+.4f} [{ci['ci_low']:+.4f}, {ci['ci_high']:+.4f}]" if ci else "-"
+                rec[col] = f"{ci['mean']:+.4f} [{ci['low']:+.4f}, {ci['high']:+.4f}]" if ci else "-"
             recs.append(rec)
         out.append(f"\n## {split}\n\n" + markdown_table(recs, ["system", "ndcg@10", "recall@100", "vs bm25",
                                                                 "vs today's recipe (dense)", "vs today's hybrid (RRF 60)"]))
