@@ -283,6 +283,9 @@ def create_app(service: SearchService, *, watch: bool = False) -> FastAPI:
         out = service.reload(force=force)
         return ReloadResponse(**out.__dict__)
 
+    from discovery_pipelines.serve.recommend_api import create_router
+
+    app.include_router(create_router())
     return app
 
 
