@@ -53,21 +53,21 @@ def blend_slate(rows: pd.DataFrame, users: np.ndarray, w: BlendWeights, k: int =
     r = rows.assign(blend=w.familiarity * rows["v_familiarity"] + w.affordability * rows["v_affordability"]
                     + w.novelty * rows["v_novelty"])
     r = r.sort_values(["u", "blend"], ascending=[True, False], kind="stable")
+    r["rank_b"] = r.groupby("u").cumcount()
+    a = min(w.explore_after, k)
+    slots = min(w.explore_slots, max(k - a, 0))
+    head = r[r["rank_b"] < a].assign(pos=lambda d: d["rank_b"])
+    tail = r[r["rank_b"] >= a]
+    ex = tail[tail["ui_seen"] == 0].sort_values(["u", "p_new"], ascending=[True, False], kind="stable")
+    ex = ex[ex.groupby("u").cumcount() < slots]
+    ex = ex.assign(pos=a + ex.groupby("u").cumcount())
+    n_ex = ex.groupby("u").size()
+    rest = tail.drop(index=ex.index)
+    rest = rest.assign(pos=a + rest["u"].map(n_ex).fillna(0).astype(int) + rest.groupby("u").cumcount())
+    slate = pd.concat([head, ex, rest])
+    slate = slate[slate["pos"] < k]
     out = np.full((len(users), k), -1, np.int64)
-    row_of = {int(u): j for j, u in enumerate(users)}
-    slots = min(w.explore_slots, max(k - w.explore_after, 0))
-    for u, g in r.groupby("u", sort=False):
-        items = g["i"].to_numpy()
-        head = list(items[: w.explore_after])
-        if slots:
-            taken = set(head)
-            ex = g[(g["ui_seen"] == 0)].sort_values("p_new", ascending=False)["i"].to_numpy()
-            ex = [i for i in ex if i not in taken][:slots]
-            taken.update(ex)
-            rest = [i for i in items[w.explore_after:] if i not in taken][: k - len(head) - len(ex)]
-            tail = ex + rest
-        else:
-            tail = list(items[w.explore_after : k])
-        sl = (head + tail)[:k]
-        out[row_of[int(u)], : len(sl)] = sl
+    row = np.searchsorted(users, slate["u"].to_numpy())
+    ok = (row < len(users)) & (users[np.minimum(row, len(users) - 1)] == slate["u"].to_numpy())
+    out[row[ok], slate["pos"].to_numpy()[ok]] = slate["i"].to_numpy()[ok]
     return out

@@ -19,7 +19,7 @@ import pandas as pd
 
 HISTORY_COLUMNS = ["u", "i", "basket_id", "basket_pos", "quantity", "price", "discount", "hour", "day_of_week"]
 
-_DISC = "CASE WHEN discount IS NULL THEN NULL WHEN discount > 0 THEN 1.0 ELSE 0.0 END"
+_DISC = "CASE WHEN discount IS NULL THEN NULL WHEN discount > 0 THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END"
 _DAYPART = "CASE WHEN hour IS NULL THEN NULL WHEN hour < 11 THEN 0 WHEN hour < 15 THEN 1 WHEN hour < 19 THEN 2 ELSE 3 END"
 
 SQL: dict[str, str] = {
@@ -39,7 +39,7 @@ SQL: dict[str, str] = {
                COUNT(DISTINCT i) AS u_distinct_items,
                AVG(price) AS u_avg_price,
                AVG({_DISC}) AS u_discount_share,
-               AVG(CASE WHEN day_of_week >= 5 THEN 1.0 ELSE 0.0 END) AS u_weekend_share
+               AVG(CASE WHEN day_of_week >= 5 THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END) AS u_weekend_share
         FROM history GROUP BY u""",
     "item": f"""
         SELECT i,
@@ -47,14 +47,14 @@ SQL: dict[str, str] = {
                COUNT(DISTINCT u) AS i_users,
                AVG(price) AS i_avg_price,
                AVG({_DISC}) AS i_discount_share,
-               AVG(CASE WHEN {_DAYPART} = 0 THEN 1.0 ELSE 0.0 END) AS i_daypart0_share,
-               AVG(CASE WHEN {_DAYPART} = 1 THEN 1.0 ELSE 0.0 END) AS i_daypart1_share,
-               AVG(CASE WHEN {_DAYPART} = 2 THEN 1.0 ELSE 0.0 END) AS i_daypart2_share,
-               AVG(CASE WHEN {_DAYPART} = 3 THEN 1.0 ELSE 0.0 END) AS i_daypart3_share,
-               AVG(CASE WHEN day_of_week >= 5 THEN 1.0 ELSE 0.0 END) AS i_weekend_share
+               AVG(CASE WHEN {_DAYPART} = 0 THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END) AS i_daypart0_share,
+               AVG(CASE WHEN {_DAYPART} = 1 THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END) AS i_daypart1_share,
+               AVG(CASE WHEN {_DAYPART} = 2 THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END) AS i_daypart2_share,
+               AVG(CASE WHEN {_DAYPART} = 3 THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END) AS i_daypart3_share,
+               AVG(CASE WHEN day_of_week >= 5 THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END) AS i_weekend_share
         FROM history GROUP BY i""",
     "item_repeat": """
-        SELECT i, AVG(CASE WHEN n >= 2 THEN 1.0 ELSE 0.0 END) AS i_repeat_rate
+        SELECT i, AVG(CASE WHEN n >= 2 THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END) AS i_repeat_rate
         FROM (SELECT u, i, COUNT(DISTINCT basket_id) AS n FROM history GROUP BY u, i) t
         GROUP BY i""",
 }

@@ -63,6 +63,7 @@ class TwoTowerParams(_Strict):
     batch_size: int = Field(1024, ge=2)
     lr: float = Field(3e-3, gt=0)
     history_len: int = Field(64, ge=1)
+    text_dim: int | None = Field(64, ge=2)
     targets_per_user: int = Field(20, ge=1)
     seed: int = 0
     max_seconds: float | None = Field(None, gt=0)

@@ -23,7 +23,7 @@ from discovery_pipelines.personalization import two_tower as tt
 BUNDLE_VERSION = 1
 
 
-def build_bundle(saved: dict, text: np.ndarray, item_vectors: np.ndarray, items: pd.DataFrame,
+def build_bundle(saved: dict, item_vectors: np.ndarray, items: pd.DataFrame,
                  split_lines: pd.DataFrame, split_users: pd.DataFrame, dataset: str, n_popular: int = 200) -> dict:
     """Everything :class:`Recommender` needs, as a picklable dict (the text buffer is dropped: item
     vectors are precomputed)."""
@@ -39,7 +39,6 @@ def build_bundle(saved: dict, text: np.ndarray, item_vectors: np.ndarray, items:
         "dataset": dataset,
         "config": saved["config"],
         "state_dict": state,
-        "text_dim": int(text.shape[1]),
         "item_vectors": item_vectors.astype(np.float32),
         "faiss_index": faiss.serialize_index(build_faiss_index(item_vectors, "Flat", "ip")),
         "product_id": items["product_id"].to_numpy().astype(str),
@@ -76,7 +75,7 @@ class Recommender:
             raise ValueError(f"recommender bundle version {bundle.get('version')!r}, expected {BUNDLE_VERSION}")
         self.b = bundle
         c = bundle["config"]
-        self.model = tt.TwoTower(c["n_items"], torch.zeros(c["n_items"], bundle["text_dim"]), dim=c["dim"], tau=c["tau"])
+        self.model = tt.TwoTower(c["n_items"], torch.zeros(c["n_items"], c["text_dim"]), dim=c["dim"], tau=c["tau"])
         missing, unexpected = self.model.load_state_dict(bundle["state_dict"], strict=False)
         if set(missing) - {"text"} or unexpected:
             raise ValueError(f"bundle weights do not fit the two-tower: missing {missing}, unexpected {unexpected}")
@@ -126,7 +125,7 @@ class Recommender:
             return Recommendation(str(user_id), "popularity_cold_start",
                                   self._items(pop, self.b["popular_counts"][:k].astype(float)))
         snaps = tt.snapshots_before(
-            self.events, np.array([u]), np.array([10**5]), np.array([day_of_week if day_of_week is not None else 0]),
+            self.events, np.array([u]), tt.next_basket_positions(self.events, np.array([u])), np.array([day_of_week if day_of_week is not None else 0]),
             np.array([np.nan if hour is None else float(hour)]), self.b["config"]["history_len"], self.b["config"]["n_items"])
         with torch.no_grad():
             uv = self.model.user_vectors(torch.tensor(snaps.hist), torch.tensor(snaps.rec), torch.tensor(snaps.dow),

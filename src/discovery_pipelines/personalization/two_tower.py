@@ -71,7 +71,11 @@ class TwoTower(nn.Module):
         n_items), recency buckets ``(B, H)`` and context ``(B,)``. ``item_table``: precomputed
         ``(n_items + 1, dim)`` item vectors (serving; the item tower is not run)."""
         mask = hist != self.item_id.padding_idx
-        iv = self.item_vectors(hist) if item_table is None else item_table[hist]
+        if item_table is None:  # run the item tower once per distinct history item of the batch
+            uniq, inv = torch.unique(hist, return_inverse=True)
+            iv = self.item_vectors(uniq)[inv]
+        else:
+            iv = item_table[hist]
         h = iv + self.rec(rec)
         a = self.attn(h).squeeze(-1).masked_fill(~mask, -1e4)
         w = torch.softmax(a, dim=1) * mask.any(1, keepdim=True)
@@ -126,10 +130,17 @@ def training_examples(sd: StageData, targets_per_user: int, history_len: int) ->
     return snaps, pos["snap"].to_numpy(), pos["i"].to_numpy()
 
 
+def next_basket_positions(events: pd.DataFrame, users: np.ndarray) -> np.ndarray:
+    """Per user, the position right after their last history basket (0 for a user without history), so
+    "baskets ago" means the same at training, evaluation and serving time."""
+    last = events.groupby("u")["basket_pos"].max()
+    return (last.reindex(users).fillna(-1).to_numpy() + 1).astype(np.int64)
+
+
 def stage_snapshots(sd: StageData, history_len: int) -> Snapshots:
     """One snapshot per evaluated user: its whole stage history, the target basket's context."""
     ev = _events(sd.history)
-    pos = np.full(len(sd.users), 10**5, np.int64)  # after every history basket
+    pos = next_basket_positions(ev, sd.users)
     ctx = sd.target_context
     return snapshots_before(ev, sd.users, pos, ctx["day_of_week"].to_numpy(),
                             ctx["hour"].to_numpy(dtype=float, na_value=np.nan), history_len, sd.n_items)
@@ -145,6 +156,19 @@ class TrainReport:
     examples_per_s: float
     final_loss: float
     device: str
+
+
+def reduce_text(text: np.ndarray, dim: int | None, seed: int = 0, sample: int = 20_000) -> np.ndarray:
+    """PCA of the text embeddings to ``dim`` components (float32), fitted on at most ``sample`` distinct rows;
+    ``None`` or ``dim >= d`` returns ``text`` unchanged. Cuts the item tower's cost ~``d / dim`` times."""
+    if dim is None or dim >= text.shape[1]:
+        return np.ascontiguousarray(text, dtype=np.float32)
+    uniq = np.unique(text, axis=0)
+    if len(uniq) > sample:
+        uniq = uniq[np.random.default_rng(seed).choice(len(uniq), sample, replace=False)]
+    mean = uniq.mean(0)
+    _, _, vt = np.linalg.svd(uniq - mean, full_matrices=False)
+    return np.ascontiguousarray((text - mean) @ vt[:dim].T, dtype=np.float32)
 
 
 def sampled_softmax_logq_loss(u: torch.Tensor, v: torch.Tensor, items: torch.Tensor, log_q: torch.Tensor,
@@ -165,11 +189,12 @@ def sampled_softmax_logq_loss(u: torch.Tensor, v: torch.Tensor, items: torch.Ten
 def train_two_tower(sd: StageData, text: np.ndarray, *, dim: int = 64, tau: float = 0.05, epochs: int = 3,
                     batch_size: int = 1024, lr: float = 3e-3, history_len: int = 64, targets_per_user: int = 20,
                     seed: int = 0, device: str | None = None, max_seconds: float | None = None,
-                    progress: bool = True) -> tuple[TwoTower, TrainReport]:
+                    text_dim: int | None = 64, progress: bool = True) -> tuple[TwoTower, TrainReport]:
     """Fit :class:`TwoTower` on the train baskets of ``sd``; CUDA when present unless ``device`` is given.
 
     Args:
         text: float32 ``(n_items, d_text)`` item text embeddings (row = item code).
+        text_dim: PCA the text embeddings to this many dimensions first (:func:`reduce_text`).
         max_seconds: stop early (after a full step) once training has run this long.
 
     Returns:
@@ -181,6 +206,7 @@ def train_two_tower(sd: StageData, text: np.ndarray, *, dim: int = 64, tau: floa
     snaps, snap_of, item_of = training_examples(sd, targets_per_user, history_len)
     counts = np.bincount(item_of, minlength=sd.n_items).astype(np.float64)
     log_q = torch.tensor(np.log(np.maximum(counts, 1) / counts.sum()), dtype=torch.float32, device=dev)
+    text = reduce_text(text, text_dim, seed)
     model = TwoTower(sd.n_items, torch.tensor(text, dtype=torch.float32), dim=dim, tau=tau).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-5)
     t = {k: torch.tensor(getattr(snaps, k), device=dev) for k in ("hist", "rec", "dow", "hour")}

@@ -114,24 +114,25 @@ def train_two_tower(split_lines: pd.DataFrame, text: np.ndarray, params: dict[st
     sd = stage_data(split_lines, "valid")
     model, rep = tt.train_two_tower(sd, text, dim=p.dim, tau=p.tau, epochs=p.epochs, batch_size=p.batch_size,
                                     lr=p.lr, history_len=p.history_len, targets_per_user=p.targets_per_user,
-                                    seed=p.seed, device=p.device, max_seconds=p.max_seconds)
-    cfg = {"n_items": sd.n_items, "dim": p.dim, "tau": p.tau, "history_len": p.history_len}
+                                    seed=p.seed, device=p.device, max_seconds=p.max_seconds, text_dim=p.text_dim)
+    cfg = {"n_items": sd.n_items, "dim": p.dim, "tau": p.tau, "history_len": p.history_len,
+           "text_dim": int(model.text.shape[1])}
     return {"config": cfg, "state_dict": model.state_dict()}, dict(vars(rep))
 
 
-def _load_tower(saved: dict, text: np.ndarray) -> tt.TwoTower:
+def _load_tower(saved: dict) -> tt.TwoTower:
     import torch
 
     c = saved["config"]
-    m = tt.TwoTower(c["n_items"], torch.tensor(text), dim=c["dim"], tau=c["tau"])
+    m = tt.TwoTower(c["n_items"], torch.zeros(c["n_items"], c["text_dim"]), dim=c["dim"], tau=c["tau"])
     m.load_state_dict(saved["state_dict"])
     return m.eval()
 
 
-def two_tower_retrieval(saved: dict, text: np.ndarray, split_lines: pd.DataFrame, evaluation: dict[str, Any]) -> tuple[np.ndarray, Runs]:
+def two_tower_retrieval(saved: dict, split_lines: pd.DataFrame, evaluation: dict[str, Any]) -> tuple[np.ndarray, Runs]:
     """Exported item vectors and, per stage, faiss exact-IP top-``k`` lists plus the user vectors."""
     k = EvaluationParams.model_validate(evaluation).k
-    model = _load_tower(saved, text)
+    model = _load_tower(saved)
     iv = tt.all_item_vectors(model, saved["config"]["n_items"])
     runs: Runs = {}
     for s in STAGES:
@@ -233,7 +234,7 @@ def evaluate_personalization(split_lines: pd.DataFrame, split_users: pd.DataFram
                         BlendParams.model_validate(blend), EvaluationParams.model_validate(evaluation))
 
 
-def export_recommender(saved: dict, text: np.ndarray, item_vectors: np.ndarray, items: pd.DataFrame,
+def export_recommender(saved: dict, item_vectors: np.ndarray, items: pd.DataFrame,
                        split_lines: pd.DataFrame, split_users: pd.DataFrame, dataset: str) -> dict:
     """The serving bundle: towers, faiss index of item vectors, user histories, popularity fallback."""
-    return build_bundle(saved, text, item_vectors, items, split_lines, split_users, dataset)
+    return build_bundle(saved, item_vectors, items, split_lines, split_users, dataset)
