@@ -1,4 +1,5 @@
-"""What the hand-run scripts share with ``kedro run``: the project's parameters and its query splits.
+"""What the hand-run scripts share with ``kedro run``: the project's parameters, its query splits, and the
+provenance (command, machine, date, load) every figure in ``results/`` carries.
 
 Scripts run as ``.venv/bin/python scripts/<name>.py`` from the project root, so this module is importable
 as ``_project``. Reading the splits from ``conf/`` keeps every benchmark on exactly the dev / holdout queries
@@ -7,6 +8,10 @@ the pipeline uses (``ingest.splits`` in ``conf/base/parameters_ingest.yml``).
 
 from __future__ import annotations
 
+import datetime as _dt
+import os
+import platform
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,33 @@ from discovery_pipelines.settings import CONFIG_LOADER_ARGS
 from discovery_pipelines.data.splits import assign_splits
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+
+
+def provenance() -> dict[str, Any]:
+    """``{command, date_utc, machine: {cpu, cores, amx, avx512_bf16, platform, python}, loadavg_1_5_15}``.
+
+    The CPU model and flags come from ``/proc/cpuinfo`` (Linux; ``None`` elsewhere). Figures measured on the
+    shared 2-core machine depend on the load, so it is recorded next to them.
+    """
+    cpu, flags = None, set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, val = line.partition(":")
+            if key.strip() == "model name" and cpu is None:
+                cpu = val.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(val.split())
+    except OSError:
+        pass
+    return {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "machine": {"cpu": cpu, "cores": os.cpu_count(), "amx": "amx_bf16" in flags,
+                    "avx512_bf16": "avx512_bf16" in flags, "platform": platform.platform(),
+                    "python": platform.python_version()},
+        "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def project_params() -> dict[str, Any]:

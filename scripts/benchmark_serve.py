@@ -12,7 +12,7 @@ service overhead ratio = HTTP p50 / bare p50 (dense vs encode+faiss). Bounded: e
 stops at ``--requests`` requests or ``--max-seconds`` seconds, whichever first. The index is
 exported with the base model all-MiniLM-L6-v2 (embedding cache reused when present).
 
-    nice -n 10 .venv/bin/python scripts/benchmark_serve.py            # figures -> data/08_reporting/serve/
+    nice -n 10 .venv/bin/python scripts/benchmark_serve.py            # figures -> results/serve/
     .venv/bin/python scripts/benchmark_serve.py --requests 50 --max-seconds 10   # quick smoke run
 """
 
@@ -133,7 +133,7 @@ def main() -> None:
     ap.add_argument("--max-seconds", type=float, default=45.0, help="max seconds per measurement")
     ap.add_argument("--concurrency", type=int, default=4, help="client threads for the throughput runs")
     ap.add_argument("--threads", type=int, default=1, help="torch/faiss threads (service and bare)")
-    ap.add_argument("--out", default=str(ROOT / "data/08_reporting/serve/benchmark.json"))
+    ap.add_argument("--out", default=str(ROOT / "results/serve/benchmark.json"))
     args = ap.parse_args()
 
     import faiss

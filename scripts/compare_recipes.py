@@ -8,7 +8,7 @@ Good -> Not Good flips. ``--alphas`` adds WiSE-FT interpolations of each trained
 
     .venv/bin/python scripts/compare_recipes.py --recipes reference,pairs_rr,hn_rr --alphas 0.7
 
-Figures go to ``data/08_reporting/finetune/recipes_proxy.json`` (one entry per model, merged with earlier runs).
+Figures go to ``results/finetune/recipes_proxy.json`` (one entry per model, merged with earlier runs).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from discovery_pipelines.finetune.data import assemble_pairs, known_positives
 from discovery_pipelines.finetune.interpolate import interpolate_weights
 from discovery_pipelines.finetune.negatives import mine_band_negatives
 from discovery_pipelines.finetune.trainer import TrainConfig, train
-from _project import project_splits
+from _project import project_splits, provenance
 
 CACHE = "data/07_model_output/embedding_cache"
 BASE = "all-MiniLM-L6-v2"
@@ -97,7 +97,7 @@ def main() -> None:
     ap.add_argument("--data", default=os.environ.get("DISCOVERY_DATA_ROOT", "../shared/datasets") + "/home_depot")
     ap.add_argument("--synthetic", default="data/04_feature/synthetic_pairs.parquet",
                     help="accepted synthetic pairs from the synthetic pipeline (skipped if missing)")
-    ap.add_argument("--out", default="data/08_reporting/finetune/recipes_proxy.json")
+    ap.add_argument("--out", default="results/finetune/recipes_proxy.json")
     ap.add_argument("--work", default="data/06_models/recipes")
     ap.add_argument("--plot-only", action="store_true", help="redraw the plot from --out and exit")
     ap.add_argument("--alphas-only", action="store_true",
@@ -137,6 +137,7 @@ def main() -> None:
                                    "good_ndcg_loss": float(good.mean() - g.mean()), "good_flips": int((g < 0.5).sum()),
                                    **extra}
         print(name, json.dumps({k: v for k, v in results["models"][name].items() if k != "config"}), flush=True)
+        results["provenance"] = provenance()
         write_json(results, out)
 
     record("base", BASE, {})

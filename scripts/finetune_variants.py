@@ -14,7 +14,7 @@ production model, and the same count on dev (a gate-free signal for choosing alp
 ``--soup-of`` averages models already trained (e.g. three seeds) instead of training.
 
 Runs take ~6 min (12,500 pairs) or ~11 min (23,500) of training and ~1 min of encoding per alpha on 2 cores with bf16 (see docs/finetune.md).
-Figures are merged into ``data/08_reporting/finetune/variants_full.json`` with a plot beside it.
+Figures are merged into ``results/finetune/variants_full.json`` with a plot beside it.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from discovery_pipelines.search.precision import resolve_precision
 from discovery_pipelines.finetune.gate import regression_gate
 from discovery_pipelines.finetune.interpolate import interpolate_weights
 from discovery_pipelines.finetune.trainer import TrainConfig, train
-from _project import project_params
+from _project import RESULTS, project_params, provenance
 
 BASE = "all-MiniLM-L6-v2"
-OUT = Path("data/08_reporting/finetune/variants_full.json")
+OUT = RESULTS / "finetune" / "variants_full.json"
 
 
 def score(model, products, queries, qrels, eval_params: dict) -> tuple[pd.DataFrame, dict]:
@@ -137,6 +137,7 @@ def main() -> None:
         r = results["models"][name]
         print(f"{name}: dev nDCG@10 {r['dev']['ndcg@10']:.4f} holdout {r['holdout']['ndcg@10']:.4f} "
               f"holdout flips {r['holdout_flips']} dev flips {r['dev_flips']}", flush=True)
+        results["provenance"] = provenance()
         write_json(results, OUT)
 
     if a.reference:

@@ -8,7 +8,7 @@ a user who mistypes loses.
 
     .venv/bin/python scripts/typo_robustness.py --models base=all-MiniLM-L6-v2,reference=data/06_models/reference,candidate=data/06_models/candidate
 
-Figures go to ``data/08_reporting/finetune/typo_robustness.json`` (entries merged by model name) and a
+Figures go to ``results/finetune/typo_robustness.json`` (entries merged by model name) and a
 bar plot of clean vs one-typo nDCG@10 / Recall@100 per model to ``typo_robustness.png`` beside it
 (``--plot-only`` redraws it from the JSON).
 """
@@ -27,7 +27,7 @@ from discovery_pipelines.data.ingest import load_home_depot
 from discovery_pipelines.data.io import write_figure, write_json
 from discovery_pipelines.reporting.figures import metrics_bar_plot
 from discovery_pipelines.finetune.augment import typo_query
-from _project import project_splits
+from _project import provenance, project_splits
 
 CACHE = "data/07_model_output/embedding_cache"
 
@@ -53,7 +53,7 @@ def main() -> None:
     ap.add_argument("--splits", default="dev,holdout")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--data", default=os.environ.get("DISCOVERY_DATA_ROOT", "../shared/datasets") + "/home_depot")
-    ap.add_argument("--out", default="data/08_reporting/finetune/typo_robustness.json")
+    ap.add_argument("--out", default="results/finetune/typo_robustness.json")
     a = ap.parse_args()
     out = Path(a.out)
     if a.plot_only:
@@ -82,6 +82,7 @@ def main() -> None:
                             "n_noised": int((noisy["text"] != q["text"]).sum()), "n_queries": int(len(q))}
         results["models"][name] = entry
         print(name, json.dumps(entry), flush=True)
+        results["provenance"] = provenance()
         write_json(results, out)
     plot(results, out.with_suffix(".png"))
 

@@ -19,3 +19,8 @@ CONFIG_LOADER_ARGS = {
     # conf/ci and conf/local override single keys of a block instead of replacing the whole block
     "merge_strategy": {"parameters": "soft", "catalog": "soft"},
 }
+
+from discovery_pipelines.hooks import hooks as _project_hooks  # noqa: E402
+
+HOOKS = tuple(_project_hooks)
+"""Project hooks: :class:`~discovery_pipelines.hooks.CredentialsHooks` (credentials of the run's ``--env``)."""

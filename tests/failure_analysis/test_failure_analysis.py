@@ -65,20 +65,24 @@ def test_analysis_report_and_pipelines(hd_small, per_query, tmp_path, minilm_pat
 
     # --- both Kedro pipelines on an in-memory catalogue ------------------------------------
     from kedro.io import DataCatalog, MemoryDataset
+    from kedro_datasets.pandas import ParquetDataset
+    from kedro_datasets.text import TextDataset
     from kedro.runner import SequentialRunner
 
     from discovery_pipelines.pipelines.failure_analysis.pipeline import create_pipeline as fa_pipe
     from discovery_pipelines.pipelines.synthetic.pipeline import create_pipeline as syn_pipe
 
-    fa_params = {"retriever": "bm25", "model": str(minilm_path), "n_clusters": 3, "min_cluster_size": 2,
-                 "report_dir": str(tmp_path / "fa2")}
-    syn_params = {"total_pairs": 150, "min_queries": 2, "catalogue_sample": 400, "report_dir": str(tmp_path / "syn"),
+    fa_params = {"retriever": "bm25", "model": str(minilm_path), "n_clusters": 3, "min_cluster_size": 2}
+    syn_params = {"total_pairs": 150, "min_queries": 2, "catalogue_sample": 400,
                   "generator": {"backend": "rules"},
                   "qc": {"jury": {"backend": "llm", "model": None, "min_overlap": 0.5}}}  # llm w/o model -> rules
     cat = DataCatalog({
         "evaluate_per_query": MemoryDataset(per_query), "queries": MemoryDataset(hd_small.queries),
         "qrels": MemoryDataset(hd_small.qrels), "products": MemoryDataset(hd_small.products),
         "params:failure_analysis": MemoryDataset(fa_params), "params:synthetic": MemoryDataset(syn_params),
+        "synthetic.budget": ParquetDataset(filepath=str(tmp_path / "budget.parquet")),
+        "synthetic.report_md": TextDataset(filepath=str(tmp_path / "synthetic.md")),
+        "failure_analysis.report_md": TextDataset(filepath=str(tmp_path / "failure_groups.md")),
     })
     out = SequentialRunner().run(fa_pipe() + syn_pipe(), cat)
 
@@ -86,8 +90,8 @@ def test_analysis_report_and_pipelines(hd_small, per_query, tmp_path, minilm_pat
         v = out[name]
         return v.load() if hasattr(v, "load") else v
 
-    pairs, qc = get("synthetic_pairs"), get("synthetic_qc")
-    budget = pd.read_csv(tmp_path / "syn" / "budget.csv")
+    pairs, qc = get("synthetic_pairs"), get("synthetic.qc")
+    budget = cat["synthetic.budget"].load()
     assert budget["n_pairs"].sum() == 150
     assert {"query", "product_id", "group", "language", "source", "generator"} <= set(pairs.columns)
     assert len(pairs) > 50 and set(pairs["source"]) == {"synthetic"}
@@ -99,5 +103,7 @@ def test_analysis_report_and_pipelines(hd_small, per_query, tmp_path, minilm_pat
     ev = set(hd_small.queries[hd_small.queries["split"] != "train"]["text"].map(normalize_query))
     assert not set(pairs["query"].map(normalize_query)) & ev
     assert qc["accepted"].sum() >= len(pairs)
-    syn_md = open(tmp_path / "syn" / "synthetic.md").read()
+    syn_md = cat["synthetic.report_md"].load()
     assert "Acceptance per group" in syn_md and "s per 1,000 generated pairs" in syn_md
+    assert "| misspelling |" in cat["failure_analysis.report_md"].load()
+    assert get("synthetic.acceptance_plot").axes and get("failure_analysis.not_good_plot").axes

@@ -23,11 +23,26 @@ def service(flat_index, minilm_path):
     return SearchService(flat_index, minilm_path, device="cpu")
 
 
+ADMIN_TOKEN = "test-admin-token-7f3a"
+
+
+@pytest.fixture(scope="session")
+def admin_token() -> str:
+    """The bearer token the test apps are built with (as if from credentials search_admin.token)."""
+    return ADMIN_TOKEN
+
+
+@pytest.fixture(scope="session")
+def admin_headers(admin_token) -> dict[str, str]:
+    return {"Authorization": f"Bearer {admin_token}"}
+
+
 @pytest.fixture(scope="session")
 def client(service):
     from fastapi.testclient import TestClient
 
     from discovery_pipelines.serve.api import create_app
 
-    with TestClient(create_app(service)) as c:
+    app = create_app(service, admin_token=ADMIN_TOKEN, allowed_hosts=["localhost"])
+    with TestClient(app, base_url="http://localhost") as c:
         yield c

@@ -96,18 +96,19 @@ def test_health_index_and_openapi(client, service):
     assert spec["components"]["schemas"]["SearchFilters"]["additionalProperties"] is False
 
 
-def test_without_an_index_the_api_answers_503_and_recovers(tmp_path, flat_index, minilm_path):
+def test_without_an_index_the_api_answers_503_and_recovers(tmp_path, flat_index, minilm_path, admin_headers,
+                                                          admin_token):
     import shutil
 
     svc = SearchService(tmp_path / "idx", minilm_path, device="cpu", load=False)
-    with TestClient(create_app(svc)) as c:
+    with TestClient(create_app(svc, admin_token=admin_token), base_url="http://localhost") as c:
         assert c.get("/health").status_code == 503
         r = c.get("/search", params={"q": "drill"})
         assert r.status_code == 503 and "no index loaded" in r.json()["detail"]
-        out = c.post("/admin/reload").json()
+        out = c.post("/admin/reload", headers=admin_headers).json()
         assert out["swapped"] is False and "does not exist" in out["message"]
         shutil.copytree(flat_index, tmp_path / "idx")
-        out = c.post("/admin/reload").json()
+        out = c.post("/admin/reload", headers=admin_headers).json()
         assert out["swapped"] is True and out["previous_index_id"] is None
         assert c.get("/search", params={"q": "drill"}).status_code == 200
-        assert c.post("/admin/reload").json()["message"] == "index unchanged"
+        assert c.post("/admin/reload", headers=admin_headers).json()["message"] == "index unchanged"

@@ -28,12 +28,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture()
-def server(tmp_path, flat_index, minilm_path):
+def server(tmp_path, flat_index, minilm_path, admin_token):
     index_dir = tmp_path / "production_index"
     shutil.copytree(flat_index, index_dir)
     svc = SearchService(index_dir, minilm_path, device="cpu", poll_interval=0.2)
     port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(svc, watch=True), host="127.0.0.1", port=port,
+    srv = uvicorn.Server(uvicorn.Config(create_app(svc, watch=True, admin_token=admin_token), host="127.0.0.1",
+                                        port=port,
                                         log_level="warning", lifespan="on"))
     th = threading.Thread(target=srv.run, daemon=True)
     th.start()
@@ -101,7 +102,7 @@ def test_index_swaps_under_load_without_a_failed_request(server, st_model, catal
     assert svc.swaps == 2  # the initial load + the promotion
 
 
-def test_a_bad_promotion_keeps_the_old_index_serving(server):
+def test_a_bad_promotion_keeps_the_old_index_serving(server, admin_headers):
     svc, index_dir, base = server
     old_id = svc.engine.index_id
     m = json.loads((index_dir / MANIFEST_FILE).read_text())
@@ -109,7 +110,7 @@ def test_a_bad_promotion_keeps_the_old_index_serving(server):
     m["index_id"] = "bad"
     (index_dir / MANIFEST_FILE).write_text(json.dumps(m))
     with httpx.Client(base_url=base, timeout=30) as c:
-        out = c.post("/admin/reload").json()
+        out = c.post("/admin/reload", headers=admin_headers).json()
         assert out["swapped"] is False and "does not match the serving model" in out["message"]
         r = c.get("/search", params={"q": "drill"})
         assert r.status_code == 200 and r.json()["index_id"] == old_id

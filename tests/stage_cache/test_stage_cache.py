@@ -143,7 +143,8 @@ def test_second_run_skips_everything_and_writes_summary(project: Project) -> Non
     assert json.loads((project.data / "summary.json").read_text()) == summary_before
 
     last = json.loads((project.cache_dir / "last_run.json").read_text())
-    assert last["counts"] == {"skipped": 4, "ran": 0, "failed": 0}
+    assert last["counts"] == {"skipped": 4, "ran": 0, "failed": 0, "interrupted": 0}
+    assert last["outcome"] == "completed" and last["stopped_in"] is None and last["nodes_not_reached"] == 0
     assert {n["node"] for n in last["nodes"]} == ALL
     assert all(n["reason"].startswith("inputs, parameters and code unchanged") for n in last["nodes"])
     assert all(n["seconds"] >= 0 for n in last["nodes"])
@@ -279,6 +280,121 @@ def test_crash_mid_run_records_no_state_for_the_failed_node(project: Project) ->
     assert reasons["summarize"] == "no record of a previous successful run"
 
 
+def _damage(db: Path) -> None:
+    """Overwrite the start of every page after the header page: SQLite then reports
+    "database disk image is malformed" on the first query."""
+    data = bytearray(db.read_bytes())
+    for off in range(4096, len(data), 4096):
+        data[off : off + 100] = b"\xff" * 100
+    db.write_bytes(data)
+
+
+@pytest.mark.parametrize("damage", ["malformed", "not_a_database"])
+@pytest.mark.parametrize("enabled", [True, False], ids=["cache", "no_cache"])
+def test_damaged_state_database_is_moved_aside_and_the_run_proceeds(
+    project: Project, damage: str, enabled: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    project.run()
+    db = project.cache_dir / "state.sqlite"
+    assert db.stat().st_size > 4096 and not Path(f"{db}-wal").exists()
+    if damage == "malformed":
+        _damage(db)
+    else:
+        db.write_bytes(b"this is not an sqlite file" * 200)
+    damaged = db.read_bytes()
+    with caplog.at_level("ERROR", logger="discovery_pipelines.stage_cache"):
+        statuses = project.run(enabled=enabled)
+    assert project.ran(statuses) == ALL
+    moved = sorted(project.cache_dir.glob("state.sqlite.corrupt-*"))
+    assert len(moved) == 1 and moved[0].read_bytes() == damaged      # kept for inspection, not deleted
+    message = " ".join(r.getMessage() for r in caplog.records)
+    assert str(db) in message and str(moved[0]) in message and "damaged" in message
+    last = json.loads((project.cache_dir / "last_run.json").read_text())
+    assert last["state_recovered_from"] == str(moved[0]) and last["outcome"] == "completed"
+    # the records were rebuilt in a fresh database: the next run skips everything
+    assert set(project.run().values()) == {"skipped"}
+
+
+def test_interrupted_run_is_recorded_with_the_node_it_stopped_in(project: Project) -> None:
+    """Ctrl-C inside a node: last_run.json says the run was interrupted and where, the node keeps
+    no record (its outputs may be partial), and the next run re-runs it."""
+    project.run()
+    project.edit_code('raise RuntimeError("boom: too many rows")', "raise KeyboardInterrupt")
+    project.write_raw(list(range(2000)))
+    with pytest.raises(KeyboardInterrupt):
+        project.run()
+    last = json.loads((project.cache_dir / "last_run.json").read_text())
+    assert last["outcome"] == "interrupted" and last["stopped_in"] == "summarize"
+    by_node = {n["node"]: n for n in last["nodes"]}
+    assert by_node["summarize"]["status"] == "interrupted"
+    assert last["counts"]["interrupted"] == 1 and last["counts"]["ran"] == len(by_node) - 1
+    assert last["nodes_total"] == len(ALL) and last["nodes_not_reached"] == len(ALL) - len(by_node)
+    store = StateStore(project.cache_dir)
+    try:
+        assert store.get_node("summarize") is None
+    finally:
+        store.close()
+
+
+SIGTERM_SCRIPT = """
+import sys, time
+from pathlib import Path
+from kedro.io import DataCatalog
+from kedro.pipeline import Pipeline, node
+from discovery_pipelines.stage_cache import CachingRunner
+
+root = Path(sys.argv[1])
+
+def first(x):
+    return {"x": x}
+
+def slow(d):
+    (root / "started").write_text("1")
+    time.sleep(60)
+    return d
+
+catalog = DataCatalog.from_config({
+    "a": {"type": "json.JSONDataset", "filepath": str(root / "a.json")},
+    "b": {"type": "json.JSONDataset", "filepath": str(root / "b.json")},
+    "c": {"type": "json.JSONDataset", "filepath": str(root / "c.json")},
+})
+catalog["params:x"] = 1
+pipe = Pipeline([node(first, "params:x", "a", name="first"), node(slow, "a", "b", name="slow"),
+                 node(slow, "b", "c", name="after")])
+CachingRunner(cache_dir=root / "cache").run(pipe, catalog)
+"""
+
+
+def test_sigterm_is_recorded_as_an_interruption(tmp_path: Path) -> None:
+    """``kill <pid>`` (SIGTERM, what CI timeouts and process managers send) mid-node is recorded too."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    script = tmp_path / "run.py"
+    script.write_text(SIGTERM_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "started").exists():
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the pipeline did not reach its slow node"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    last = json.loads((tmp_path / "cache" / "last_run.json").read_text())
+    assert last["outcome"] == "interrupted" and last["stopped_in"] == "slow"
+    assert [n["status"] for n in last["nodes"]] == ["ran", "interrupted"] and last["nodes_not_reached"] == 1
+    assert "SIGTERM" in last["nodes"][1]["reason"]
+
+
 def test_memory_datasets_are_uncacheable_and_so_are_their_consumers(project: Project) -> None:
     m = project.module
     pipe = Pipeline(
@@ -303,24 +419,51 @@ def test_no_cache_runs_everything_and_refreshes_state(project: Project) -> None:
     assert set(project.run().values()) == {"skipped"}
 
 
-def test_path_params_hash_the_named_files(project: Project) -> None:
-    """A parameter naming a data folder (like ``ingest.path``) is hashed by content when listed."""
+def test_input_path_parameters_are_hashed_by_content_by_declaration(project: Project) -> None:
+    """A parameter declared ``InputPath`` in a registered schema (like ``ingest.path``) is hashed by
+    the content of the file or folder it names; undeclared strings are hashed as strings only."""
+    from pydantic import BaseModel, ConfigDict
+
+    from discovery_pipelines.data import paths
+
     folder = project.root / "src_data"
     folder.mkdir()
     (folder / "a.csv").write_text("x\n1\n")
     project.params["clean"] = {"min_value": 0, "source": str(folder)}
-    # without the declaration the folder is just a string: adding a file changes nothing
+    # without a declaration the folder is just a string: adding a file changes nothing
     project.run()
     (folder / "b.csv").write_text("x\n2\n")
     assert project.run()["clean"] == "skipped"
-    # declared: its content is part of the parameter's fingerprint
-    project.run(path_params=["clean.source"])
-    assert set(project.run(path_params="clean.source").values()) == {"skipped"}
-    (folder / "c.csv").write_text("x\n3\n")
-    statuses = project.run(path_params="clean.source")
-    assert statuses["clean"] == "ran"
-    reasons = {d.node: d.reason for d in project.last_decisions}
-    assert "parameters changed: params:clean" in reasons["clean"]
+
+    class CleanParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        min_value: int
+        source: paths.InputPath
+
+    key = f"clean_{uuid.uuid4().hex[:6]}"
+    project.params[key] = project.params.pop("clean")
+    paths.parameters_schema(key)(CleanParams)
+    try:
+        assert f"{key}.source" in paths.content_hashed_keys()
+        m = project.module
+        pipe = Pipeline([node(m.clean, ["raw", f"params:{key}"], "cleaned", name="clean")])
+        project.run(pipe)
+        assert project.run(pipe) == {"clean": "skipped"}
+        (folder / "c.csv").write_text("x\n3\n")       # new content at the same path
+        assert project.run(pipe) == {"clean": "ran"}
+        assert f"parameters changed: params:{key}" in project.last_decisions[0].reason
+        assert project.run(pipe) == {"clean": "skipped"}
+        (folder / "a.csv").write_text("x\n9\n")       # same file names, other bytes
+        assert project.run(pipe) == {"clean": "ran"}
+    finally:
+        paths._SCHEMAS.pop(key, None)
+
+
+def test_stage_cache_parameters_reject_unknown_keys(project: Project) -> None:
+    """The retired ``path_params`` list (or any misspelt key) is an error naming the key."""
+    project.params["stage_cache"] = {"path_params": ["clean.source"]}
+    with pytest.raises(ValueError, match=r"unknown stage_cache parameter\(s\) \['path_params'\]"):
+        project.run()
 
 
 def test_normalized_source_ignores_comments_and_docstrings() -> None:
@@ -331,17 +474,66 @@ def test_normalized_source_ignores_comments_and_docstrings() -> None:
     assert normalized_python_source(a) != normalized_python_source(c)
 
 
-def test_kedro_run_command_has_caching_default_and_no_cache_flag() -> None:
-    from discovery_pipelines.cli import DEFAULT_RUNNER, cli
+@pytest.fixture
+def kedro_project(tmp_path: Path, hd_small, monkeypatch) -> Path:
+    """A copy of this project's configuration in ``tmp_path`` whose ``ingest`` reads three small
+    contract tables (a real Home Depot slice) through the ``tables`` adapter."""
+    import shutil
+
+    root = Path(__file__).resolve().parents[2]
+    proj = tmp_path / "proj"
+    shutil.copytree(root / "conf", proj / "conf", ignore=shutil.ignore_patterns("local"))
+    (proj / "conf" / "local").mkdir()
+    shutil.copy(root / "pyproject.toml", proj / "pyproject.toml")
+    (proj / "src").mkdir()   # the package itself is imported from this checkout
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    q = hd_small.queries.head(30)[["query_id", "text"]]
+    r = hd_small.qrels[hd_small.qrels["query_id"].isin(set(q["query_id"]))][["query_id", "product_id", "gain"]]
+    p = hd_small.products[hd_small.products["product_id"].isin(set(r["product_id"]))][["product_id", "title"]]
+    for name, df in (("products", p), ("queries", q), ("qrels", r)):
+        df.to_csv(raw / f"{name}.csv", index=False)
+    (proj / "conf" / "local" / "parameters_ingest.yml").write_text(
+        f"ingest:\n  source: tables\n  path: {raw}\n  tables:\n"
+        + "".join(f"    {n}: {raw / (n + '.csv')}\n" for n in ("products", "queries", "qrels"))
+    )
+    # MLflow tracking is not what this test is about: off for ingest (kedro-mlflow's own switch)
+    mlflow_yml = (root / "conf" / "base" / "mlflow.yml").read_text()
+    assert "    pipelines: []" in mlflow_yml
+    (proj / "conf" / "local" / "mlflow.yml").write_text(mlflow_yml.replace("    pipelines: []", "    pipelines: [ingest]"))
+    monkeypatch.chdir(proj)
+    monkeypatch.delenv("DISCOVERY_STAGE_CACHE_DIR", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return proj
+
+
+def test_kedro_run_uses_the_caching_runner_and_no_cache_runs_everything(kedro_project: Path) -> None:
+    """The project's ``kedro run`` (its own ``run`` command, every Kedro flag kept): by default the
+    second run skips every node; ``--no-cache`` runs them all and refreshes the records; a new file
+    in the declared ``ingest.path`` folder re-runs ingest."""
+    from click.testing import CliRunner
+    from kedro.framework.cli.project import run as kedro_run
+    from kedro.framework.startup import bootstrap_project
+
+    from discovery_pipelines.cli import cli
 
     run = cli.commands["run"]
-    names = {p.name for p in run.params}
-    from kedro.framework.cli.project import run as kedro_run
+    assert {p.name for p in kedro_run.params} | {"no_cache"} == {p.name for p in run.params}
+    bootstrap_project(kedro_project)
+    last_run = kedro_project / "data" / ".stage_cache" / "last_run.json"
 
-    assert {p.name for p in kedro_run.params} | {"no_cache"} == names
-    assert DEFAULT_RUNNER == "discovery_pipelines.stage_cache.CachingRunner"
-    help_text = run.get_help(__import__("click").Context(run))
-    assert "--no-cache" in help_text and "CachingRunner" in help_text
+    def kedro(*args: str) -> dict[str, str]:
+        result = CliRunner().invoke(cli, ["run", "--pipelines", "ingest", *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output[-3000:]
+        summary = json.loads(last_run.read_text())
+        return {n["node"].rsplit(".", 1)[-1]: n["status"] for n in summary["nodes"]}
+
+    assert kedro() == {"load_source": "ran", "split_queries": "ran"}
+    assert kedro() == {"load_source": "skipped", "split_queries": "skipped"}
+    assert kedro("--no-cache") == {"load_source": "ran", "split_queries": "ran"}
+    assert json.loads(last_run.read_text())["enabled"] is False
+    (kedro_project.parent / "raw" / "notes.txt").write_text("a new file in the source folder")
+    assert kedro()["load_source"] == "ran"     # the folder's content is part of params:ingest
 
 
 def test_helpers_reached_through_module_level_tables_count_as_code(project: Project) -> None:

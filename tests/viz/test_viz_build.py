@@ -100,10 +100,21 @@ def test_viz_build_draws_registered_pipeline_nodes(viz_build: Path, served: str)
     from playwright.sync_api import sync_playwright
 
     main = json.loads((viz_build / "api" / "main").read_text())
-    task_names = sorted(n["name"] for n in main["nodes"] if n["type"] == "task")
-    data_names = sorted(n["name"] for n in main["nodes"] if n["type"] == "data")
+    tasks = [n for n in main["nodes"] if n["type"] == "task"]
+    task_names = sorted(n.get("full_name") or n["name"] for n in tasks)
+    data_nodes = [n for n in main["nodes"] if n["type"] == "data"]
+    data_names = sorted(n["name"] for n in data_nodes)
     assert task_names, "the build has no pipeline nodes: no registered pipeline?"
     assert {p["id"] for p in main["pipelines"]} >= {"__default__"}
+    if not os.environ.get("DISCOVERY_VIZ_PROJECT"):
+        # this project: every stage is a namespace (collapsible group) and every dataset carries its layer
+        assert set(main["modular_pipelines"]) >= {
+            "ingest", "log_mining", "evaluate", "failure_analysis", "synthetic",
+            "finetune", "finetune.pairs", "finetune.train", "finetune.release"}
+        assert all(n["modular_pipelines"] for n in tasks), [n["name"] for n in tasks if not n["modular_pipelines"]]
+        assert all(n.get("full_name", "").endswith(n["name"]) for n in tasks)
+        no_layer = [n["name"] for n in data_nodes if not n.get("layer")]
+        assert not no_layer, f"datasets without a kedro-viz layer: {no_layer}"
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

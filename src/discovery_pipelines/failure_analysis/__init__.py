@@ -7,9 +7,15 @@ Usable without Kedro::
     write_report(fa, "data/08_reporting/failure_analysis")
 """
 
-from discovery_pipelines.failure_analysis.analysis import FailureAnalysis, analyse_failures, wilson, write_report
+from discovery_pipelines.failure_analysis.analysis import (
+    FailureAnalysis,
+    analyse_failures,
+    build_report,
+    wilson,
+    write_report,
+)
 from discovery_pipelines.failure_analysis.taxonomy import RULE_GROUPS, query_groups, title_groups
 from discovery_pipelines.failure_analysis.vocab import Vocabulary
 
-__all__ = ["FailureAnalysis", "analyse_failures", "write_report", "wilson", "RULE_GROUPS", "query_groups",
+__all__ = ["FailureAnalysis", "analyse_failures", "build_report", "write_report", "wilson", "RULE_GROUPS", "query_groups",
            "title_groups", "Vocabulary"]

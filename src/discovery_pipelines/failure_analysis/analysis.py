@@ -202,17 +202,19 @@ def analyse_failures(
     return FailureAnalysis(allq[cols].reset_index(drop=True), stats, meta)
 
 
-def write_report(fa: FailureAnalysis, out_dir: str | Path, *, min_queries: int = 1) -> dict[str, str]:
-    """Write ``failure_groups.md``, ``failure_groups.json`` and ``not_good_rate.png`` to ``out_dir``
-    atomically (:mod:`discovery_pipelines.data.io`). Returns ``{kind: path}``."""
+def build_report(fa: FailureAnalysis, *, min_queries: int = 1) -> tuple[str, dict[str, Any], Any]:
+    """The failure-analysis report: ``(markdown, json_dict, figure)``.
+
+    ``markdown`` embeds ``not_good_rate.png`` (the figure, saved beside it by the catalog); ``json_dict`` is
+    ``{"meta": fa.meta, "groups": [per-group stats rows]}``; ``figure`` is a matplotlib bar chart of the
+    Not-Good rate per group with Wilson 95 % intervals. Groups with fewer than ``min_queries`` dev queries
+    are left out of the plot.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from discovery_pipelines.data.io import write_figure, write_json, write_text
-
-    out = Path(out_dir)
     st = fa.stats[fa.stats["n_queries"] >= min_queries].sort_values("not_good_rate", ascending=True)
     fig, ax = plt.subplots(figsize=(8, max(3, 0.35 * len(st) + 1)))
     colors = ["#c0504d" if k == "rule" else "#4f81bd" for k in st["kind"]]
@@ -228,7 +230,6 @@ def write_report(fa: FailureAnalysis, out_dir: str | Path, *, min_queries: int =
     ax.set_title(f"Failure groups — retriever={fa.meta['retriever']} (red: rules, blue: clusters)")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    png = write_figure(fig, out / "not_good_rate.png")
 
     m = fa.meta
     lines = [
@@ -249,7 +250,16 @@ def write_report(fa: FailureAnalysis, out_dir: str | Path, *, min_queries: int =
         un = ", ".join(r.uncovered_terms[:5]).replace("|", "\\|")
         lines.append(f"| {r.group} | {r.n_queries} | {r.n_not_good} | {r.not_good_rate:.3f} | "
                      f"{r.rate_ci_low:.2f}–{r.rate_ci_high:.2f} | {r.coverage:.3f} | {r.n_train_queries} | {ex} | {un} |")
-    md = write_text("\n".join(lines) + "\n", out / "failure_groups.md")
-    js = write_json({"meta": m, "groups": json.loads(fa.stats.to_json(orient="records"))},
-                    out / "failure_groups.json")
-    return {"markdown": str(md), "json": str(js), "png": str(png)}
+    return "\n".join(lines) + "\n", {"meta": m, "groups": json.loads(fa.stats.to_json(orient="records"))}, fig
+
+
+def write_report(fa: FailureAnalysis, out_dir: str | Path, *, min_queries: int = 1) -> dict[str, str]:
+    """:func:`build_report` written to ``out_dir`` (``failure_groups.md``, ``failure_groups.json``,
+    ``not_good_rate.png``) atomically, for use without Kedro. Returns ``{kind: path}``."""
+    from discovery_pipelines.data.io import write_figure, write_json, write_text
+
+    out = Path(out_dir)
+    md, js, fig = build_report(fa, min_queries=min_queries)
+    return {"markdown": str(write_text(md, out / "failure_groups.md")),
+            "json": str(write_json(js, out / "failure_groups.json")),
+            "png": str(write_figure(fig, out / "not_good_rate.png"))}

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from discovery_pipelines.personalization.split import StageData
-from discovery_pipelines.search.metrics import binary_topk_metrics
+from discovery_pipelines.search.metrics import binary_topk_metrics, paired_bootstrap_ci
 
 METRICS = ("recall@20", "ndcg@10", "hit@10")
 SEGMENTS = ("all", "repeat", "explore")
@@ -46,25 +46,6 @@ def summarize(per_user: pd.DataFrame) -> dict[str, float]:
     for seg in SEGMENTS[1:]:
         out[f"n_users_{seg}"] = int(per_user[f"{seg}_recall@20"].notna().sum())
     return out
-
-
-def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict[str, float]:
-    """Paired bootstrap CI of ``mean(a) - mean(b)`` over users (Efron & Tibshirani 1993; Sakai 2006).
-
-    Users with NaN in either array are dropped (pairs only). Returns ``diff``, ``lo``, ``hi`` (percentile
-    interval at ``level``), ``p_le_0`` (bootstrap share of differences <= 0) and ``n``.
-    """
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    m = ~(np.isnan(a) | np.isnan(b))
-    d = a[m] - b[m]
-    if d.size == 0:
-        return {"diff": float("nan"), "lo": float("nan"), "hi": float("nan"), "p_le_0": float("nan"), "n": 0}
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, d.size, size=(n_boot, d.size))
-    means = d[idx].mean(1)
-    q = (1 - level) / 2
-    return {"diff": float(d.mean()), "lo": float(np.quantile(means, q)), "hi": float(np.quantile(means, 1 - q)),
-            "p_le_0": float((means <= 0).mean()), "n": int(d.size)}
 
 
 def item_prices(history: pd.DataFrame, n_items: int) -> tuple[np.ndarray, np.ndarray]:
@@ -114,12 +95,15 @@ def evaluate_model(ranked: np.ndarray, sd: StageData, price: np.ndarray, disc: n
 
 def compare_to(per_user: Mapping[str, pd.DataFrame], reference: str, columns: tuple[str, ...] = (
         "all_ndcg@10", "all_recall@20", "explore_recall@20"), n_boot: int = 2000, seed: int = 0) -> dict:
-    """Paired bootstrap CIs of every model minus ``reference`` on ``columns``: model -> column -> CI."""
+    """Paired bootstrap CIs (:func:`~discovery_pipelines.search.metrics.paired_bootstrap_ci`, users as the
+    resampled unit) of every model minus ``reference`` on ``columns``: model -> column -> {mean, low, high,
+    p_value, n}."""
     ref = per_user[reference].set_index("u")
     out: dict = {}
     for name, pu in per_user.items():
         if name == reference:
             continue
         p = pu.set_index("u").loc[ref.index]
-        out[name] = {c: paired_bootstrap(p[c].to_numpy(), ref[c].to_numpy(), n_boot, seed) for c in columns}
+        out[name] = {c: paired_bootstrap_ci(p[c].to_numpy(), ref[c].to_numpy(), n_resamples=n_boot, seed=seed)
+                     for c in columns}
     return out

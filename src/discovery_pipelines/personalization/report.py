@@ -70,7 +70,7 @@ def build_report(split_lines: pd.DataFrame, split_users: pd.DataFrame, baseline_
     metrics["targets"] = {
         "full_stack_ndcg@10": test["full_stack"]["all_ndcg@10"], "target_ndcg@10": 0.18,
         "ndcg_target_met": bool(test["full_stack"]["all_ndcg@10"] >= 0.18),
-        "ci_excludes_zero": bool(ci["lo"] > 0),
+        "ci_excludes_zero": bool(ci["low"] > 0),
         "explore_recall@20_full_stack": test["full_stack"]["explore_recall@20"],
         "explore_recall@20_popularity": test["popularity"]["explore_recall@20"],
         "explore_ratio_vs_popularity": test["full_stack"]["explore_recall@20"] / max(test["popularity"]["explore_recall@20"], 1e-12),
@@ -88,7 +88,7 @@ def build_report(split_lines: pd.DataFrame, split_users: pd.DataFrame, baseline_
     md = (f"# personalization: {metrics['dataset']} (test baskets, {test['full_stack']['n_users']} users)\n\n"
           + markdown_table(rows, TABLE_COLUMNS) + "\n\n"
           + f"Strongest baseline (valid NDCG@10): {strongest}. Full stack - {strongest}: NDCG@10 "
-          + f"{ci['diff']:+.4f} [{ci['lo']:+.4f}, {ci['hi']:+.4f}] (95% paired bootstrap).\n")
+          + f"{ci['mean']:+.4f} [{ci['low']:+.4f}, {ci['high']:+.4f}] (95% paired bootstrap).\n")
     pu = pd.concat([df.assign(model=n) for n, df in per_user["test"].items()], ignore_index=True)
     return metrics, pu, _figure(metrics), md
 

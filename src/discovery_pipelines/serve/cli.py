@@ -8,6 +8,7 @@ Examples::
     discovery export --products data/03_primary/products.parquet --model all-MiniLM-L6-v2 --out DIR
     discovery info --index DIR
     discovery recommend --user 1 -k 10
+    discovery moderate titles.txt --daypart breakfast     # or: echo "Moldy bread" | discovery moderate -
 
 Without ``discovery`` installed as a script: ``python -m discovery_pipelines.serve.cli ...``.
 """
@@ -91,8 +92,15 @@ def serve(
     device: Annotated[Optional[str], typer.Option(help="torch device for exact search (default cuda if present)")] = None,
     threads: Annotated[Optional[int], typer.Option(help="torch and faiss CPU threads per operation "
                                                         "(1 = lowest latency on a shared box)")] = None,
+    env: Annotated[Optional[str], typer.Option(help="Kedro config env whose credentials hold "
+                                                    "search_admin.token (default $KEDRO_ENV or local)")] = None,
+    conf_source: Annotated[Path, typer.Option(help="Kedro conf folder (credentials)")] = Path("conf"),
+    allowed_host: Annotated[Optional[list[str]], typer.Option(
+        help="Host names /admin/reload answers to (repeatable; default the bind host, localhost, 127.0.0.1, ::1)")] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /openapi.json) with hot swap of newly promoted indexes."""
+    """Serve the HTTP API (OpenAPI at /openapi.json) with hot swap of newly promoted indexes.
+
+    ``/admin/reload`` is on only when the credentials (``--env``) hold ``search_admin.token``."""
     import uvicorn
 
     if threads:
@@ -103,7 +111,7 @@ def serve(
         faiss.omp_set_num_threads(threads)
 
     from discovery_pipelines.search.index import IndexLoadError
-    from discovery_pipelines.serve.api import create_app
+    from discovery_pipelines.serve.api import DEFAULT_ALLOWED_HOSTS, admin_token_from_credentials, create_app
     from discovery_pipelines.serve.service import SearchService
 
     try:
@@ -111,7 +119,12 @@ def serve(
     except IndexLoadError as e:
         _fail(str(e))
         return
-    uvicorn.run(create_app(svc, watch=poll > 0), host=host, port=port, log_level="info")
+    token = admin_token_from_credentials(str(conf_source), env)
+    hosts = allowed_host or [*DEFAULT_ALLOWED_HOSTS, host]
+    if token is None:
+        typer.echo("admin API off (no search_admin.token in credentials)", err=True)
+    app_ = create_app(svc, watch=poll > 0, admin_token=token, allowed_hosts=hosts)
+    uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
 @app.command()
@@ -179,6 +192,30 @@ def recommend(
     for it in rec.items:
         t.add_row(str(it["rank"]), it["product_id"], it["title"], f"{it['score']:.4f}")
     Console().print(t)
+
+
+@app.command()
+def moderate(
+    file: Annotated[str, typer.Argument(help="one carousel title per line (optionally TAB daypart); - for stdin")],
+    daypart: Annotated[Optional[str], typer.Option(help="breakfast | lunch | dinner | late | any (lines may "
+                                                        "override it after a TAB)")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="rules | llm (default: carousels.moderation.backend)")] = None,
+    conf: Annotated[Path, typer.Option(help="Kedro conf folder with parameters_carousels.yml")] = Path("conf"),
+) -> None:
+    """Moderate carousel titles with the configured jury: one JSON line per title (verdict, blocked_by)."""
+    from discovery_pipelines.carousels.jury import configured_jury, moderate_lines
+
+    if file != "-" and not Path(file).is_file():
+        _fail(f"no such file: {file}")
+    try:
+        jury = configured_jury(str(conf), backend=backend)
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+        rows = moderate_lines(text.splitlines(), jury, daypart=daypart)
+    except ValueError as e:
+        _fail(str(e))
+        return
+    for r in rows:
+        typer.echo(json.dumps(r, ensure_ascii=False))
 
 
 def main() -> None:  # pragma: no cover

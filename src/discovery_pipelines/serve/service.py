@@ -409,6 +409,11 @@ class SearchService:
     def _resolve_model_dir(self, manifest: dict[str, Any]) -> Path:
         if self.model_dir is not None:
             return self.model_dir
+        # an index whose vectors only its own query model can read (e.g. the multimodal photo index, built by
+        # a product tower in another space) pins that model: the production text model can never serve it
+        pinned = (manifest.get("metadata") or {}).get("query_model") == "manifest"
+        if pinned and manifest.get("model_path") and Path(manifest["model_path"]).is_dir():
+            return Path(manifest["model_path"])
         if DEFAULT_MODEL_DIR.is_dir():
             return DEFAULT_MODEL_DIR
         if manifest.get("model_path") and Path(manifest["model_path"]).is_dir():
@@ -437,7 +442,8 @@ class SearchService:
         """Load the index folder if its manifest changed (or ``force``) and swap it in.
 
         Never raises for a bad or half-promoted index: the old engine keeps serving and the
-        reason is returned (and kept in ``last_error``).
+        reason is returned (and kept in ``last_error``). ``last_error`` clears after a good
+        reload, including one that finds the served index back in the folder ("index unchanged").
         """
         with self._reload_lock:
             prev = self._engine
@@ -448,6 +454,7 @@ class SearchService:
                 self.last_error = str(e)
                 return ReloadOutcome(False, prev_id, prev_id, f"not reloaded: {e}")
             if prev is not None and sha == prev.loaded.manifest_sha256 and not force:
+                self.last_error = None  # the folder holds the index being served again: nothing is wrong
                 return ReloadOutcome(False, prev_id, prev_id, "index unchanged")
             try:
                 eng = self._build()

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from discovery_pipelines.data.io import atomic_path, write_figure, write_json, write_text
 
-
-def write_synthetic_report(budget: pd.DataFrame, acceptance: pd.DataFrame, qc: pd.DataFrame,
+def build_synthetic_report(budget: pd.DataFrame, acceptance: pd.DataFrame, qc: pd.DataFrame,
                            final: pd.DataFrame, gen_stats: dict[str, Any], jury_stats: dict[str, Any],
-                           timings: dict[str, float], out_dir: str | Path, budget_text: str = "") -> dict[str, str]:
-    """Write ``synthetic.md``, ``synthetic.json``, ``acceptance.png`` and ``budget.csv`` atomically.
+                           timings: dict[str, float], budget_text: str = "") -> tuple[str, dict[str, Any], Any]:
+    """The synthetic-data report: ``(markdown, json_dict, acceptance_figure)``.
 
-    ``gen_stats`` / ``jury_stats`` carry token and cost accounting; they never contain the API key
-    (see :meth:`llm.LLMSettings.public`). Returns ``{kind: path}``.
+    The Markdown embeds ``acceptance.png`` (the figure, saved beside it by the catalog). ``gen_stats`` /
+    ``jury_stats`` carry token and cost accounting; they never contain the API key (see
+    :meth:`llm.LLMSettings.public`). ``timings`` holds ``generate_s`` and ``qc_s`` (seconds).
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(out_dir)
     acc = acceptance.sort_values("generated")
     fig, ax = plt.subplots(figsize=(8, max(3, 0.35 * len(acc) + 1)))
     labels = [f"{g} [{lang}]" for g, lang in zip(acc["group"], acc["language"])]
@@ -33,9 +30,6 @@ def write_synthetic_report(budget: pd.DataFrame, acceptance: pd.DataFrame, qc: p
     ax.set_title("Synthetic pairs per failure group")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    png = write_figure(fig, out / "acceptance.png")
-    with atomic_path(out / "budget.csv") as tmp:
-        budget.to_csv(tmp, index=False)
 
     n_gen = len(qc)
     per1k = timings.get("generate_s", 0.0) / max(1, n_gen) * 1000
@@ -73,9 +67,7 @@ def write_synthetic_report(budget: pd.DataFrame, acceptance: pd.DataFrame, qc: p
         lines += ["", "## Examples (rejected)", ""]
         for reason, d in rej.groupby("reject_reason"):
             lines.append(f"- **{reason}**: " + "; ".join(f"`{q}`" for q in d["query"].head(4)))
-    md = write_text("\n".join(lines) + "\n", out / "synthetic.md")
-    js = write_json({"generator": gen_stats, "jury": jury_stats, "timings": timings,
+    return "\n".join(lines) + "\n", {"generator": gen_stats, "jury": jury_stats, "timings": timings,
                      "seconds_per_1000_pairs": per1k, "n_generated": n_gen, "n_accepted": int(qc["accepted"].sum()),
                      "n_final": len(final), "acceptance": acc2.to_dict(orient="records"),
-                     "budget": budget.to_dict(orient="records")}, out / "synthetic.json")
-    return {"markdown": str(md), "json": str(js), "png": str(png)}
+                     "budget": budget.to_dict(orient="records")}, fig

@@ -1,4 +1,8 @@
-"""Wiring of the ``evaluate`` pipeline."""
+"""Wiring of the ``evaluate`` pipeline: one Kedro namespace (collapsible group in kedro-viz).
+
+Border: ``products``, ``queries``, ``qrels`` -> ``evaluate_per_query`` (read by ``failure_analysis``);
+metrics, report and plot stay inside (``evaluate.*``).
+"""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -9,9 +13,12 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(evaluate_splits, ["products", "queries", "qrels", "params:evaluate"],
-                 ["evaluate_per_query", "evaluate_metrics"], name="evaluate_retrievers"),
-            Node(report, ["evaluate_metrics", "evaluate_per_query"], ["evaluate_report", "evaluate_plot"],
-                 name="evaluate_report"),
+                 ["evaluate_per_query", "metrics"], name="evaluate_splits"),
+            Node(report, ["metrics", "evaluate_per_query"], ["report", "plot"], name="report"),
         ],
+        namespace="evaluate",
+        inputs={"products", "queries", "qrels"},
+        outputs={"evaluate_per_query"},
+        parameters={"evaluate"},
         tags=["evaluate"],
     )

@@ -7,13 +7,14 @@ from typing import Any
 
 import pandas as pd
 
-from discovery_pipelines.failure_analysis import analyse_failures, write_report
+from discovery_pipelines.failure_analysis import analyse_failures, build_report
 
 log = logging.getLogger(__name__)
 
 
 def _cluster_namer(params: dict[str, Any]) -> Any:
-    """An LLM cluster namer when ``cluster_naming.use_llm`` and a model is configured, else None."""
+    """An LLM generator whose ``name_cluster`` names clusters when ``cluster_naming.use_llm`` and a
+    model is configured, else None."""
     cfg = params.get("cluster_naming") or {}
     if not cfg.get("use_llm"):
         return None
@@ -24,27 +25,29 @@ def _cluster_namer(params: dict[str, Any]) -> Any:
     if settings is None:
         log.warning("cluster_naming.use_llm is set but no LLM model is configured: naming by top terms")
         return None
-    gen = OpenAIGenerator(settings)
-    return gen.name_cluster
+    return OpenAIGenerator(settings)
 
 
 def build_failure_groups(evaluate_per_query: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
-                         products: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-query failure groups (train + dev queries) and per-group stats; writes the Markdown, JSON
-    and PNG report to ``params['report_dir']``.
+                         products: pd.DataFrame, params: dict[str, Any],
+                         ) -> tuple[pd.DataFrame, pd.DataFrame, str, dict[str, Any], Any]:
+    """Per-query failure groups (train + dev queries), per-group stats and their report.
 
     Returns:
-        ``(failure_groups, failure_group_stats)``; see :class:`failures.FailureAnalysis`.
+        ``(failure_groups, failure_group_stats, report_md, report_json, not_good_plot)``; see
+        :class:`discovery_pipelines.failure_analysis.FailureAnalysis` and
+        :func:`discovery_pipelines.failure_analysis.build_report`.
     """
+    namer = _cluster_namer(params)
     fa = analyse_failures(
         evaluate_per_query, queries, qrels, products,
         retriever=params.get("retriever", "dense"), eval_split=params.get("eval_split", "dev"),
         train_split=params.get("train_split", "train"), model=params.get("model", "all-MiniLM-L6-v2"),
         n_clusters=int(params.get("n_clusters", 8)), min_cluster_size=int(params.get("min_cluster_size", 5)),
         vocab_min_count=int(params.get("vocab_min_count", 3)), n_examples=int(params.get("n_examples", 5)),
-        random_state=int(params.get("random_state", 0)), namer=_cluster_namer(params),
+        random_state=int(params.get("random_state", 0)), namer=namer.name_cluster if namer else None,
     )
-    paths = write_report(fa, params.get("report_dir", "data/08_reporting/failure_analysis"))
-    log.info("failure analysis: %s Not Good of %s dev queries; report %s", fa.meta["n_not_good"],
-             fa.meta["n_dev_queries"], paths["markdown"])
-    return fa.groups, fa.stats
+    if namer is not None:  # retries, bad answers and drops of the naming calls, in the report's meta
+        fa.meta["cluster_naming_llm"] = namer.client.accounting()
+    log.info("failure analysis: %s Not Good of %s dev queries", fa.meta["n_not_good"], fa.meta["n_dev_queries"])
+    return fa.groups, fa.stats, *build_report(fa)

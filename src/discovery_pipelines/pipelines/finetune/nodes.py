@@ -209,7 +209,7 @@ def promote(
         candidate.save_pretrained(str(tmp))
     index_dir = export_index(params["index_dir"], candidate, products, factory=params.get("factory", "Flat"),
                              cache_dir=model_params.get("cache_dir"))
-    version = tracking.register_model(model_dir, params.get("registered_model_name", "discovery-search"),
+    version = tracking.register_model(candidate, params.get("registered_model_name", "discovery-search"),
                                       alias="production")
     return {"promoted": True, "model_dir": str(model_dir), "index_dir": str(index_dir),
             "model_fingerprint": model_fingerprint(candidate), "registered_version": version}

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from discovery_pipelines.data import ingest as adapters
+from discovery_pipelines.data.ingest.params import IngestParams
 from discovery_pipelines.data.splits import assign_splits
 
 
@@ -18,8 +19,10 @@ def load_source(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     plus a seeded sample of the others).
 
     Raises:
-        ValueError: unknown source. FileNotFoundError / ContractError from the adapter.
+        ValueError: unknown source; pydantic.ValidationError (a ValueError) for a misspelt or mistyped
+            key (:class:`data.ingest.params.IngestParams`). FileNotFoundError / ContractError from the adapter.
     """
+    IngestParams.model_validate(params)
     src, path = params["source"], params["path"]
     loaders = {
         "home_depot": lambda: adapters.load_home_depot(path),

@@ -1,4 +1,7 @@
-"""Wiring of the ``ingest`` pipeline."""
+"""Wiring of the ``ingest`` pipeline: one Kedro namespace (collapsible group in kedro-viz).
+
+Border: parameters ``ingest`` -> ``products``, ``queries``, ``qrels``; ``ingest.raw_queries`` stays inside.
+"""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -11,5 +14,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(load_source, "params:ingest", ["products", "raw_queries", "qrels"], name="load_source"),
             Node(split_queries, ["raw_queries", "params:ingest.splits"], "queries", name="split_queries"),
         ],
+        namespace="ingest",
+        outputs={"products", "queries", "qrels"},
+        parameters={"ingest", "ingest.splits"},
         tags=["ingest"],
     )

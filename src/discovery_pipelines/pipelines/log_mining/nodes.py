@@ -8,7 +8,9 @@ from typing import Any
 
 import pandas as pd
 
+from discovery_pipelines.data.io import path_digest
 from discovery_pipelines.log_mining import ClickModel, MiningParams, mine_events, ranked_lists, simulate_events
+from discovery_pipelines.log_mining.params import EventsParams
 from discovery_pipelines.log_mining import quality as lq
 from discovery_pipelines.log_mining.mining import env_threads
 from discovery_pipelines.data.text import normalize_query
@@ -24,16 +26,20 @@ def prepare_events(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.Data
     they are (any producer of the events contract, e.g. a real search log export).
 
     Returns:
-        The events manifest (JSON-able dict): path, source (``simulated`` | ``external``), counts.
+        The events manifest (JSON-able dict): path, source (``simulated`` | ``external``), counts
+        (simulated) or ``content_sha256`` (external: :func:`data.io.path_digest` of the events).
 
     Raises:
         FileNotFoundError: ``simulate: false`` and ``path`` does not exist.
+        pydantic.ValidationError: a misspelt or mistyped key (:class:`log_mining.params.EventsParams`).
     """
+    EventsParams.model_validate(params)
     path = Path(params["path"])
     if not params.get("simulate", True):
         if not path.exists():
             raise FileNotFoundError(f"log_mining.events.path {path} does not exist (simulate: false)")
-        return {"source": "external", "path": str(path)}
+        # the content digest makes the manifest change whenever the events do, so mining re-runs
+        return {"source": "external", "path": str(path), "content_sha256": path_digest(path)}
     rk = dict(params.get("ranker", {}))
     lists = ranked_lists(products, queries, qrels, k=int(rk.get("k", 10)), k1=float(rk.get("k1", 1.5)),
                          b=float(rk.get("b", 0.75)))

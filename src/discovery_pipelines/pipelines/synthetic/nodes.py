@@ -19,7 +19,7 @@ from discovery_pipelines.synthetic.generators import OpenAIGenerator, make_gener
 from discovery_pipelines.synthetic.llm import ChatClient, load_credentials, resolve_llm_settings
 from discovery_pipelines.synthetic.planning import languages_of, plan_requests, trim_to_budget
 from discovery_pipelines.synthetic.qc import LLMJury, RulesJury, acceptance_by_group, quality_control
-from discovery_pipelines.synthetic.report import write_synthetic_report
+from discovery_pipelines.synthetic.report import build_synthetic_report
 from discovery_pipelines.synthetic.schema import requests_frame
 
 log = logging.getLogger(__name__)
@@ -89,13 +89,14 @@ def _jury(params: dict[str, Any]) -> Any:
 
 def quality_control_pairs(synthetic_pairs_raw: pd.DataFrame, products: pd.DataFrame, queries: pd.DataFrame,
                           synthetic_budget: pd.DataFrame, generation_stats: dict[str, Any],
-                          params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """QC (length, language, dedupe, leakage vs dev/holdout, jury), trim to budget, write the report.
+                          params: dict[str, Any],
+                          ) -> tuple[pd.DataFrame, pd.DataFrame, str, dict[str, Any], Any]:
+    """QC (length, language, dedupe, leakage vs dev/holdout, jury), trim to budget, and the report.
 
     Returns:
-        ``(synthetic_pairs, synthetic_qc)``: accepted pairs (query, product_id, group, language,
-        source, generator, template_version, request_id) and the full audit table with
-        ``accepted`` / ``reject_reason``.
+        ``(synthetic_pairs, synthetic_qc, report_md, report_json, acceptance_plot)``: accepted pairs (query,
+        product_id, group, language, source, generator, template_version, request_id), the full audit
+        table with ``accepted`` / ``reject_reason``, and :func:`synthetic.report.build_synthetic_report`.
     """
     qcfg = dict(params.get("qc") or {})
     eval_q = queries.loc[queries["split"].isin(qcfg.get("leakage_splits", ["dev", "holdout"])), "text"]
@@ -112,9 +113,9 @@ def quality_control_pairs(synthetic_pairs_raw: pd.DataFrame, products: pd.DataFr
         columns=["group", "language", "generated", "accepted", "acceptance_rate", "length", "wrong_language",
                  "duplicate", "leakage", "jury"])
     gen_stats = {k: v for k, v in generation_stats.items() if k != "requests_sample"}
-    write_synthetic_report(synthetic_budget, acc, qc, final, gen_stats, dict(jury.stats),
-                           {"generate_s": float(generation_stats.get("generate_s", 0.0)), "qc_s": qc_s},
-                           params.get("report_dir", "data/08_reporting/synthetic"),
-                           budget_text=print_budget(synthetic_budget, echo=False))
+    md, js, fig = build_synthetic_report(
+        synthetic_budget, acc, qc, final, gen_stats, dict(jury.stats),
+        {"generate_s": float(generation_stats.get("generate_s", 0.0)), "qc_s": qc_s},
+        budget_text=print_budget(synthetic_budget, echo=False))
     log.info("synthetic QC: %d generated, %d accepted, %d kept", len(qc), int(qc["accepted"].sum()), len(final))
-    return final.reset_index(drop=True), qc
+    return final.reset_index(drop=True), qc, md, js, fig

@@ -1,0 +1,79 @@
+"""Time a ``kedro run`` and record its figures in the tracked ``results/`` folder.
+
+A run writes its reports to ``data/08_reporting/`` (git-ignored: a run never dirties a clone). The figures the
+README and ``docs/`` cite are copied from there by this script into ``results/<pipeline>/<name>/``, next to a
+``run.json`` with the command, machine (CPU model, AMX or not), date, load average, wall time, peak RSS and
+the stage cache's decision for every node (``data/.stage_cache/last_run.json``).
+
+Run from the project root::
+
+    nice -n 10 .venv/bin/python scripts/record_run.py                   # kedro run (finetune), then record
+    .venv/bin/python scripts/record_run.py --no-run                     # record what the last run wrote
+    .venv/bin/python scripts/record_run.py --pipeline finetune --env ci --name ci_run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _project import RESULTS, ROOT, provenance
+
+# The reports a default run's figures come from (relative to data/08_reporting/).
+REPORTS = (
+    "finetune/metrics.json", "finetune/gate.json", "finetune/report.md", "finetune/comparison.png",
+    "finetune/candidate_summary.json", "finetune/reference_summary.json", "finetune/training_pair_stats.json",
+    "finetune/hard_negative_stats.json", "finetune/interpolation_stats.json", "finetune/augmentation_stats.json",
+    "evaluate/metrics.json", "evaluate/report.md", "evaluate/metrics.png",
+    "log_mining/report.json", "log_mining/report.md", "log_mining/pr_curve.png",
+    "failure_analysis/failure_groups.md", "failure_analysis/failure_groups.json", "failure_analysis/not_good_rate.png",
+    "synthetic/synthetic.json", "synthetic/synthetic.md", "synthetic/acceptance.png",
+)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pipeline", default="finetune")
+    ap.add_argument("--env", default=None, help="Kedro environment (default: base + local)")
+    ap.add_argument("--name", default="default_run", help="folder under results/<pipeline>/")
+    ap.add_argument("--no-run", action="store_true", help="only record the reports of the last run")
+    a = ap.parse_args()
+    os.chdir(ROOT)
+    out = RESULTS / a.pipeline / a.name
+    record = provenance()
+    if not a.no_run:
+        cmd = [str(Path(sys.executable).with_name("kedro")), "run", f"--pipeline={a.pipeline}"]
+        if a.env:
+            cmd.append(f"--env={a.env}")
+        t = time.perf_counter()
+        proc = subprocess.run(cmd, env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"})
+        record["run"] = {"command": " ".join(cmd[1:]), "returncode": proc.returncode,
+                         "wall_s": round(time.perf_counter() - t, 1),
+                         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2),
+                         "loadavg_after": [round(x, 2) for x in os.getloadavg()]}
+        if proc.returncode:
+            sys.exit(f"kedro run failed ({proc.returncode}); nothing recorded")
+    last = ROOT / "data" / ".stage_cache" / "last_run.json"
+    if last.exists():
+        record["stage_cache"] = json.loads(last.read_text())
+    copied = []
+    for rel in REPORTS:
+        src = ROOT / "data" / "08_reporting" / rel
+        if src.exists():
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, out / rel)
+            copied.append(rel)
+    record["reports"] = copied
+    (out / "run.json").write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"recorded {len(copied)} reports in {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
