@@ -266,3 +266,17 @@ def test_parameters_reject_misspelt_keys():
         PersonalizationParams.model_validate({"dataset": "movielens"})
     with pytest.raises(ValidationError, match="epocs"):
         PersonalizationParams.model_validate({"two_tower": {"epocs": 2}})
+
+
+def test_compare_to_gives_paired_bootstrap_cis():
+    from discovery_pipelines.personalization.evaluation import compare_to
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0, 0.3, 400)
+    cols = ("all_ndcg@10", "all_recall@20", "explore_recall@20")
+    ref = pd.DataFrame({"u": np.arange(400), **{c: base for c in cols}})
+    better = ref.assign(**{c: base + 0.02 + rng.normal(0, 0.01, 400) for c in cols}).sample(frac=1, random_state=1)
+    ci = compare_to({"ref": ref, "better": better, "same": ref.copy()}, "ref", n_boot=500)
+    b = ci["better"]["all_ndcg@10"]
+    assert b["low"] > 0 and b["mean"] == pytest.approx(0.02, abs=0.003) and b["n"] == 400
+    assert ci["same"]["all_ndcg@10"]["mean"] == 0 and "ref" not in ci
