@@ -8,6 +8,8 @@ Four tables (all ids are strings, so catalogues with integer, ASIN or UUID ids m
 ``qrels``     query_id, product_id, gain (finite float >= 0, graded relevance), label (original label text)
 ``events``    session_id, timestamp (UTC), query, product_id, position (1-based rank, >= 1 when set),
               event_type (impression | click | add_to_cart | purchase)
+``listings``  the ``products`` columns for a catalogue of photographed listings: ``image_path`` is
+              required and non-empty, ``title`` may be empty (a listing known by its photo alone)
 
 Referential integrity (:func:`check_references`): every qrels ``query_id`` names a query and every
 qrels / events ``product_id`` a product of the catalogue. Offenders are rejected by default
@@ -30,7 +32,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 EVENT_TYPES = ("impression", "click", "add_to_cart", "purchase")
-TableKind = Literal["products", "queries", "qrels", "events"]
+TableKind = Literal["products", "queries", "qrels", "events", "listings"]
 OnUnknown = Literal["reject", "drop"]
 ON_UNKNOWN: tuple[str, ...] = ("reject", "drop")
 ID_COLUMNS: tuple[str, ...] = ("product_id", "query_id", "session_id")
@@ -80,6 +82,17 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         },
         strict=False,
     ),
+    "listings": pa.DataFrameSchema(
+        {
+            "product_id": pa.Column(str, pa.Check(_nonempty, name="non_empty"), unique=True, coerce=True),
+            "title": pa.Column(str, nullable=False, coerce=True),
+            "description": _STR,
+            "category_path": pa.Column(str, pa.Check(_nonempty, name="non_empty"), coerce=True),
+            "image_path": pa.Column(str, pa.Check(_nonempty, name="non_empty"), coerce=True),
+            "locale": pa.Column(str, nullable=False, coerce=True),
+        },
+        strict=False,
+    ),
     "queries": pa.DataFrameSchema(
         {
             "query_id": pa.Column(str, pa.Check(_nonempty, name="non_empty"), unique=True, coerce=True),
@@ -116,6 +129,10 @@ COLUMNS: dict[str, list[str]] = {
         "product_id", "title", "description", "brand", "color",
         "category_path", "attributes", "image_path", "locale",
     ],
+    "listings": [
+        "product_id", "title", "description", "brand", "color",
+        "category_path", "attributes", "image_path", "locale",
+    ],
     "queries": ["query_id", "text"],
     "qrels": ["query_id", "product_id", "gain", "label"],
     "events": ["session_id", "timestamp", "query", "product_id", "position", "event_type"],
@@ -138,10 +155,11 @@ def conform(df: pd.DataFrame, kind: TableKind, *, default_locale: str = "en-US")
     schema = SCHEMAS[kind].columns
     for col in COLUMNS[kind]:
         if col not in out.columns:
-            if col != "locale" and schema[col].required and not schema[col].nullable:
+            spec = schema.get(col)
+            if col != "locale" and spec is not None and spec.required and not spec.nullable:
                 continue
             out[col] = default_locale if col == "locale" else None
-    if kind == "products":
+    if kind in ("products", "listings"):
         out["locale"] = out["locale"].fillna(default_locale)
     extra = [c for c in out.columns if c not in COLUMNS[kind]]
     return out[[c for c in COLUMNS[kind] if c in out.columns] + extra].reset_index(drop=True)
@@ -152,7 +170,7 @@ def validate(df: pd.DataFrame, kind: TableKind, source: str = "<memory>", max_re
 
     Args:
         df: table to check; rows are reported by their 0-based position in ``df``.
-        kind: one of ``products``, ``queries``, ``qrels``, ``events``.
+        kind: one of ``products``, ``queries``, ``qrels``, ``events``, ``listings``.
         source: file path (or other name) quoted in the error.
         max_report: how many failing cells to spell out in the message.
 
