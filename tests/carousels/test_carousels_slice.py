@@ -188,3 +188,5 @@ def test_store_masks_ignore_stub_products_and_cover_what_each_store_sold():
     cat = build_catalogue(lines, prods)
     assert cat.items["product_id"].tolist() == ["p1", "p2"] and cat.store_ids == ["s1", "s2"]
     assert cat.store_masks.tolist() == [[True, False], [False, True]]
+    assert cat.metadata_mask(["C1"], ["T2"]).tolist() == [True, True]  # narrowed topics (product types) OR-ed in
+    assert cat.topic_size(["C1"], ["T2"]) == 1 and cat.topic_size(["C1", "C2"], []) == 2

@@ -85,7 +85,7 @@ class Catalogue:
 
     def metadata_mask(self, categories: list[str], product_types: list[str] | None = None) -> np.ndarray:
         """Bool ``(n_items,)``: item category in ``categories`` or product type in ``product_types``."""
-        m = self.items["category"].isin(categories).to_numpy()
+        m = self.items["category"].isin(categories).to_numpy().copy()  # pandas 3: to_numpy() may be read-only
         if product_types:
             m |= self.items["product_type"].isin(product_types).to_numpy()
         return m
