@@ -96,3 +96,16 @@ def test_src_imports_only_declared_runtime_dependencies() -> None:
 def test_tests_and_scripts_import_only_declared_dependencies() -> None:
     declared = set(_reqs()) | set(_reqs("test"))
     assert _undeclared(["tests", "scripts"], declared) == {}
+
+
+def test_setup_installs_from_the_lock_with_hashes_and_torch_from_one_source() -> None:
+    """No second index may shadow a registry package: no extra index and no unsafe-best-match; torch is
+    installed alone (--no-deps --no-index) from one find-links source, the rest with --require-hashes."""
+    sh = (ROOT / "scripts" / "setup.sh").read_text()
+    code = "\n".join(line for line in sh.splitlines() if not line.lstrip().startswith("#"))
+    assert "unsafe-best-match" not in code and "extra-index-url" not in code and "--index-url" not in code
+    installs = [line for line in code.splitlines() if "pip install" in line]
+    torch_line = next(line for line in installs if '"$TORCH_REQ"' in line)
+    assert all(f in torch_line for f in ("--require-hashes", "--no-deps", "--no-index", "--find-links"))
+    lock_line = next(line for line in installs if "-r requirements.lock" in line)
+    assert "--require-hashes" in lock_line and "--find-links" not in lock_line
