@@ -11,18 +11,19 @@ The cached variant (Gao et al. 2021, GradCache) decouples the contrastive batch 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from discovery_pipelines.data.io import sha256_parts
 from discovery_pipelines.search.models import load_model, model_fingerprint
 from discovery_pipelines.data.params import reject_unknown
 from discovery_pipelines.search.precision import resolve_precision
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     """Training hyper-parameters (see ``conf/base/parameters_finetune.yml`` for the defaults used)."""
 
-    loss: str = "mnrl"                  # mnrl | cached_mnrl | mnrl_symmetric
+    loss: str = "mnrl"                  # mnrl | cached_mnrl | mnrl_symmetric | qcc (finetune/losses.py)
     batch_size: int = 64
     mini_batch_size: int = 32           # cached_mnrl only
     learning_rate: float = 3e-5
@@ -127,9 +128,13 @@ def _make_loss(model: Any, config: TrainConfig) -> Any:
     ``directions`` / ``partition_mode`` select the interaction terms of the InfoNCE softmax (query->doc only is
     classic MNRL; all four with a joint softmax is GTE's improved contrastive loss, Li et al. 2023), and
     ``hardness_mode`` / ``hardness_strength`` add ``strength * stop_grad(cos)`` to negative logits (Lan et al.
-    2025; Schechter Vera et al. 2025). Raises ValueError for an unknown loss name.
+    2025; Schechter Vera et al. 2025). ``qcc`` is DashCLIP's query-catalog contrastive loss
+    (:class:`discovery_pipelines.finetune.losses.QCCLoss`: the product side is a frozen copy of the
+    base model). Raises ValueError for an unknown loss name.
     """
     from sentence_transformers import losses
+
+    from discovery_pipelines.finetune.losses import QCCLoss
 
     variant = dict(scale=config.scale, directions=tuple(config.directions), partition_mode=config.partition_mode,
                    hardness_mode=config.hardness_mode, hardness_strength=config.hardness_strength)
@@ -139,6 +144,7 @@ def _make_loss(model: Any, config: TrainConfig) -> Any:
             model, **dict(variant, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction")),
         "cached_mnrl": lambda: losses.CachedMultipleNegativesRankingLoss(
             model, mini_batch_size=config.mini_batch_size, show_progress_bar=False, **variant),
+        "qcc": lambda: QCCLoss(model, scale=config.scale),
     }
     if config.loss not in loss_fns:
         raise ValueError(f"unknown loss {config.loss!r}; choose from {sorted(loss_fns)}")
@@ -192,14 +198,12 @@ def _training_args(config: TrainConfig, output_dir: str, **overrides: Any) -> An
 
 def _job_fingerprint(base_model: Any, ds: Any, config: TrainConfig) -> str:
     """SHA-256 of what defines a training job: base model, every training row, the configuration."""
-    h = hashlib.sha256()
-    h.update(model_fingerprint(base_model).encode())
-    h.update(json.dumps(config.__dict__, sort_keys=True, default=str).encode())
-    h.update(resolve_precision(config.precision).encode())   # "auto" differs between machines
-    for row in zip(*(ds[c] for c in ds.column_names)):
-        h.update("\x1f".join(row).encode("utf-8"))
-        h.update(b"\x1e")
-    return h.hexdigest()
+    rows = ("\x1f".join(row) + "\x1e" for row in zip(*(ds[c] for c in ds.column_names)))
+    return sha256_parts(chain(
+        [model_fingerprint(base_model), json.dumps(config.__dict__, sort_keys=True, default=str),
+         resolve_precision(config.precision)],   # "auto" differs between machines
+        rows,
+    ))
 
 
 _ELAPSED = "elapsed.json"   # per checkpoint: training wall seconds of all steps up to it (across resumes)
