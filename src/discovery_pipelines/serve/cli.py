@@ -3,6 +3,7 @@
 Examples::
 
     discovery search "cordless drill" -k 10 --mode hybrid
+    discovery search "cordless drill" --mode rerank --rerank-top-n 30
     discovery search "deck screws" --index data/07_model_output/index --category "Hardware" --json
     discovery serve --index data/07_model_output/index --port 8000
     discovery export --products data/03_primary/products.parquet --model all-MiniLM-L6-v2 --out DIR
@@ -39,7 +40,7 @@ def _fail(msg: str, code: int = 2) -> None:
 def search(
     query: Annotated[str, typer.Argument(help="query text")],
     k: Annotated[int, typer.Option("-k", "--k", help=f"number of results (1..{MAX_K})")] = 10,
-    mode: Annotated[str, typer.Option(help="dense | bm25 | hybrid")] = "hybrid",
+    mode: Annotated[Optional[str], typer.Option(help="dense | bm25 | hybrid | rerank (default: the index's default mode)")] = None,
     index: IndexOpt = DEFAULT_INDEX_DIR,
     model: ModelOpt = None,
     category: Annotated[Optional[str], typer.Option(help="category_path prefix")] = None,
@@ -47,17 +48,19 @@ def search(
     store: Annotated[Optional[str], typer.Option(help="only products of store_<STORE>")] = None,
     product_id: Annotated[Optional[list[str]], typer.Option("--product-id", help="restrict to these ids (repeat)")] = None,
     candidates: Annotated[int, typer.Option(help="hybrid: depth of each fused list")] = 100,
+    rerank_top_n: Annotated[Optional[int], typer.Option(help="rerank: hybrid candidates the cross-encoder re-scores "
+                                                             "(default: the index's)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """Search the index in-process and print the top-k with per-retriever ranks."""
     from discovery_pipelines.search.index import IndexLoadError
     from discovery_pipelines.serve.service import Filters, QueryError, SearchService
 
-    if mode not in MODES:
+    if mode is not None and mode not in MODES:
         _fail(f"--mode must be one of {list(MODES)}, got {mode!r}")
     try:
         svc = SearchService(index, model, poll_interval=0)
-        res = svc.engine.search(query, k=k, mode=mode, candidates=candidates, filters=Filters(
+        res = svc.engine.search(query, k=k, mode=mode, candidates=candidates, rerank_top_n=rerank_top_n, filters=Filters(
             category=category, available_only=available_only, store=store,
             product_ids=tuple(product_id) if product_id else None))
     except (IndexLoadError, QueryError) as e:
