@@ -489,6 +489,9 @@ def create_app(service: SearchService, *, watch: bool = False,
         out = service.reload(force=force)
         return ReloadResponse(**{**out.__dict__, "message": redact_paths(out.message)})
 
+    from discovery_pipelines.serve.recommend_api import create_router
+
+    app.include_router(create_router())
     return app
 
 

@@ -8,6 +8,7 @@ Examples::
     discovery serve --index data/07_model_output/index --port 8000
     discovery export --products data/03_primary/products.parquet --model all-MiniLM-L6-v2 --out DIR
     discovery info --index DIR
+    discovery recommend --user 1 -k 10
     discovery moderate titles.txt --daypart breakfast     # or: echo "Moldy bread" | discovery moderate -
 
 Without ``discovery`` installed as a script: ``python -m discovery_pipelines.serve.cli ...``.
@@ -160,6 +161,40 @@ def info(index: IndexOpt = DEFAULT_INDEX_DIR) -> None:
         _fail(str(e))
         return
     typer.echo(json.dumps(li.manifest, indent=2))
+
+
+@app.command()
+def recommend(
+    user: Annotated[str, typer.Option("--user", help="user / household id")],
+    k: Annotated[int, typer.Option("-k", "--k", help="number of products")] = 10,
+    bundle: Annotated[Optional[Path], typer.Option("--bundle", help="recommender bundle (default "
+                                                   "data/06_models/personalization/completejourney/recommender.pkl, "
+                                                   "env DISCOVERY_RECOMMENDER)")] = None,
+    day_of_week: Annotated[Optional[int], typer.Option(help="basket context: 0 = Monday .. 6")] = None,
+    hour: Annotated[Optional[int], typer.Option(help="basket context: hour 0..23")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Personalised recommendations (two-tower + faiss); unknown users get popularity, labelled."""
+    from discovery_pipelines.personalization.recommender import Recommender
+    from discovery_pipelines.serve.recommend_api import DEFAULT_BUNDLE
+
+    try:
+        rec = Recommender.load(bundle or DEFAULT_BUNDLE).recommend(user, k=k, day_of_week=day_of_week, hour=hour)
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+        return
+    if as_json:
+        typer.echo(json.dumps(rec.to_dict(), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"user {rec.user_id}: {rec.source}")
+    for c in ("rank", "product_id", "title", "score"):
+        t.add_column(c)
+    for it in rec.items:
+        t.add_row(str(it["rank"]), it["product_id"], it["title"], f"{it['score']:.4f}")
+    Console().print(t)
 
 
 @app.command()
