@@ -39,8 +39,7 @@ def main() -> None:
     a = ap.parse_args()
     if not os.environ.get("DISCOVERY_LLM_MODEL"):
         sys.exit("set OPENAI_BASE_URL, OPENAI_API_KEY and DISCOVERY_LLM_MODEL (see docs/local_llm.md)")
-    from discovery_pipelines.carousels.jury import client_for, heldout_mask, jury_figures, make_jury
-    from discovery_pipelines.carousels.params import LLMParams
+    from discovery_pipelines.carousels.jury import heldout_mask
     from discovery_pipelines.data.ingest import load_completejourney, load_instacart_histories
     from discovery_pipelines.pipelines.carousels import nodes
 

@@ -161,3 +161,30 @@ def test_injected_product_title_changes_neither_generator(ic_slice, fake_server,
     assert (clean["source"] == "llm").sum() == 3 and llm.stats["filled_by_rules"] > 0
     jury = make_jury("rules").moderate(clean["title"].tolist(), clean.merge(ctx, on="user_id")["daypart"].tolist())
     assert (jury["verdict"] == "allow").mean() > 0.8
+
+
+@pytest.mark.spark
+def test_spark_engine_generates_the_same_carousels(ic_slice):
+    lines, prods = ic_slice
+    hist, nxt, _ = split_next_basket(lines)
+    prof = build_profiles(hist, prods, top_n=8).head(12)
+    ctx = visit_context(nxt)
+    gen = RulesCarouselGenerator(build_catalogue(hist, prods), n=4, min_items=3, max_items=400)
+    pdf = generate_candidates(prof, ctx, gen, engine="pandas")
+    sdf = generate_candidates(prof, ctx, gen, engine="spark")
+    cols = ["user_id", "rank", "title", "metadata", "topic_size"]
+    assert len(pdf) > 20
+    pd.testing.assert_frame_equal(pdf[cols].reset_index(drop=True), sdf[cols].reset_index(drop=True),
+                                  check_dtype=False)
+
+
+def test_store_masks_ignore_stub_products_and_cover_what_each_store_sold():
+    lines = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2"], "store_id": ["s1", "s1", "s2", None],
+                          "product_id": ["p1", "p9", "p2", "p1"]})
+    prods = pd.DataFrame({"product_id": ["p1", "p2", "p9"], "title": ["a", "b", "unknown product p9"],
+                          "department": ["D", "D", "UNKNOWN"], "category": ["C1", "C2", None],
+                          "product_type": ["T1", "T2", None], "brand": [None] * 3,
+                          "in_source_catalogue": [True, True, False]})
+    cat = build_catalogue(lines, prods)
+    assert cat.items["product_id"].tolist() == ["p1", "p2"] and cat.store_ids == ["s1", "s2"]
+    assert cat.store_masks.tolist() == [[True, False], [False, True]]

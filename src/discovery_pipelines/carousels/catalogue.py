@@ -115,6 +115,7 @@ def build_catalogue(lines: pd.DataFrame, products: pd.DataFrame) -> Catalogue:
     if "store_id" in lines.columns and lines["store_id"].notna().any():
         pos = pd.Series(np.arange(len(items)), index=items["product_id"].astype(str))
         sl = lines.loc[lines["store_id"].notna(), ["store_id", "product_id"]].drop_duplicates()
+        sl = sl[sl["product_id"].astype(str).isin(pos.index)]  # stub products of unknown ids are not items
         store_ids = sorted(sl["store_id"].astype(str).unique())
         spos = pd.Series(np.arange(len(store_ids)), index=store_ids)
         masks = np.zeros((len(store_ids), len(items)), dtype=bool)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,7 +40,7 @@ import pandas as pd
 from discovery_pipelines.carousels import lexicons as lx
 from discovery_pipelines.carousels.catalogue import Catalogue, is_food_department, pretty
 from discovery_pipelines.carousels.profiles import profile_text
-from discovery_pipelines.carousels.schema import Carousel, CarouselAnswer, CarouselMetadata
+from discovery_pipelines.carousels.schema import CarouselAnswer, CarouselMetadata
 from discovery_pipelines.synthetic.llm import ChatClient
 from discovery_pipelines.synthetic.prompts import render_named, sanitize_product_text
 
@@ -325,7 +325,12 @@ def generate_candidates(profiles: pd.DataFrame, context: pd.DataFrame, gen: Rule
 
     schema = ("user_id string, rank long, title string, metadata string, topic_size long, "
               "daypart_affine boolean, source string")
-    with spark_session(spark_master, app_name="carousels") as spark:
+    import sys
+
+    # Python workers must run this interpreter (the project's venv), not whatever python is on PATH
+    conf = {"spark.pyspark.python": sys.executable, "spark.pyspark.driver.python": sys.executable,
+            "spark.executorEnv.PYTHONPATH": ":".join(p for p in sys.path if p)}
+    with spark_session(spark_master, conf=conf, app_name="carousels") as spark:
         sdf = spark.createDataFrame(payload).repartition(2)
         out = sdf.mapInPandas(lambda it: (_rules_partition(p, gen) for p in it), schema=schema).toPandas()
     return out.sort_values(["user_id", "rank"], kind="stable").reset_index(drop=True)

@@ -55,7 +55,6 @@ class GenerationParams(_Strict):
     max_items: int = Field(1500, ge=1)
     diversity_threshold: float = Field(0.8, gt=0, le=1)
     excluded_topics: list[str] = Field(default_factory=list)
-    max_tries: int = Field(2, ge=1, le=5)
     llm: LLMParams = Field(default_factory=LLMParams)
 
     @model_validator(mode="after")

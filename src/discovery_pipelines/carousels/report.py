@@ -39,7 +39,7 @@ def carousel_html(metrics: Mapping[str, Any], profiles: pd.DataFrame, moderated:
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>Carousels: {e(str(metrics['dataset']))}"
            f"</title><style>{_CSS}</style></head><body>",
            f"<h1>Personalised carousels: {e(str(metrics['dataset']))} (generator {e(str(metrics['generator']))}, "
-           f"jury {e(str(metrics['jury']))})</h1><table>"]
+           f"jury {e(str(metrics['jury_backend']))})</h1><table>"]
     out += [f"<tr><th>{e(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in head]
     out.append("</table>")
     users = sorted(set(moderated["user_id"].astype(str)))

@@ -7,7 +7,6 @@ credentials or the environment, never parameters.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -386,8 +385,10 @@ def rerank_carousel_items(candidates: pd.DataFrame, history: pd.DataFrame, next_
                                  "hit_rate@10": hit_rate(lists)})
     sim_only = hit_rate({c: g[g["knn_rank"] >= 0].sort_values("knn_rank")["product_id"].tolist()[:k]
                          for c, g in candidates.groupby("carousel_id", sort=False)})
+    pop_ranked = _rerank_lists(arrays["popularity"], rr.alpha, rr.beta, rr.block_size, k)
     report = {"engagement": rr.engagement, "alpha": rr.alpha, "beta": rr.beta, "block_size": rr.block_size,
-              "hit_rate@10": hit_rate(final), "hit_rate@10_similarity_only": sim_only, "grid": grid,
+              "hit_rate@10": hit_rate(final), "hit_rate@10_similarity_only": sim_only,
+              "hit_rate@10_popularity_ranked": hit_rate(pop_ranked), "grid": grid,
               "seconds": round(time.perf_counter() - t0, 2)}
     return items, report
 
@@ -501,7 +502,7 @@ def evaluate_carousels(carousel_items: pd.DataFrame, moderated: pd.DataFrame, st
     n_users = max(1, generation_stats.get("users", 1))
     lab = jury_report["labelled_set"]
     metrics = {
-        "dataset": p.dataset, "generator": generation_stats.get("backend"), "jury": jury_report.get("backend"),
+        "dataset": p.dataset, "generator": generation_stats.get("backend"), "jury_backend": jury_report.get("backend"),
         "precision@10": prec["title_metadata_filter"] if p.retrieval.metadata_filter else prec["title_metadata"],
         "precision@10_variants": prec, "relevance_titles": len(rel), "metadata_category_precision": meta_cat_precision,
         "hit_rate@10": {"carousel": float(np.mean(per_car)) if per_car else None,
@@ -517,8 +518,8 @@ def evaluate_carousels(carousel_items: pd.DataFrame, moderated: pd.DataFrame, st
                  "generated_blocked_share": jury_report["blocked"] / max(1, jury_report["carousels"])},
         "diversity": generation_stats.get("diversity"), "topic_balance": generation_stats.get("balance"),
         "daypart_affine_share": generation_stats.get("daypart_affine_share"),
-        "rerank": {kk: rerank_report[kk] for kk in ("engagement", "alpha", "beta", "block_size", "hit_rate@10",
-                                                   "hit_rate@10_similarity_only")},
+        "rerank": {kk: rerank_report.get(kk) for kk in ("engagement", "alpha", "beta", "block_size", "hit_rate@10",
+                                                   "hit_rate@10_similarity_only", "hit_rate@10_popularity_ranked")},
         "alpha_beta_grid": rerank_report["grid"],
         "knn": knn_report.get("torch_vs_faiss"), "knn_device": knn_report.get("device"),
         "query_rewriting": {kk: v for kk, v in rewrite_report.items() if kk not in ("hierarchical_rag",)},
