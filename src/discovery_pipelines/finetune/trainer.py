@@ -16,7 +16,6 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,15 +23,16 @@ from typing import Any
 import pandas as pd
 
 from discovery_pipelines.search.models import load_model, model_fingerprint
-from discovery_pipelines.data.params import reject_unknown
+from discovery_pipelines.data.params import Params
+from discovery_pipelines.data.splits import judged_and_sampled
 from discovery_pipelines.search.precision import resolve_precision
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class TrainConfig:
-    """Training hyper-parameters (see ``conf/base/parameters_finetune.yml`` for the defaults used)."""
+class TrainConfig(Params):
+    """Training hyper-parameters (``finetune.reference.train`` / ``finetune.candidate.train`` in
+    ``conf/base/parameters_finetune.yml``); unknown keys are errors (:class:`~discovery_pipelines.data.params.Params`)."""
 
     loss: str = "mnrl"                  # mnrl | cached_mnrl | mnrl_symmetric
     batch_size: int = 64
@@ -57,13 +57,6 @@ class TrainConfig:
     save_total_limit: int = 2
     logging_steps: int = 10
     precision: str = "auto"             # fp32 | bf16 (mixed-precision autocast) | auto (DISCOVERY_PRECISION, else bf16 where native)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
-        kw = reject_unknown(d, cls.__dataclass_fields__, "training")
-        if "directions" in kw:
-            kw["directions"] = tuple(kw["directions"])
-        return cls(**kw)
 
 
 @dataclass
@@ -106,10 +99,8 @@ def build_ir_evaluator(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.
     q = queries[queries["query_id"].isin(set(rel["query_id"]))]
     q = q.sample(n=min(n_queries, len(q)), random_state=seed)
     rel = rel[rel["query_id"].isin(set(q["query_id"]))]
-    judged = set(qrels[qrels["query_id"].isin(set(q["query_id"]))]["product_id"])
-    others = products[~products["product_id"].isin(judged)]
-    corpus_df = pd.concat([products[products["product_id"].isin(judged)],
-                           others.sample(n=min(n_distractors, len(others)), random_state=seed)])
+    corpus_df = judged_and_sampled(products, qrels[qrels["query_id"].isin(set(q["query_id"]))]["product_id"],
+                                   n_distractors, seed=seed)
     relevant: dict[str, set[str]] = {}
     for a, b in zip(rel["query_id"], rel["product_id"]):
         relevant.setdefault(str(a), set()).add(str(b))
@@ -194,7 +185,7 @@ def _job_fingerprint(base_model: Any, ds: Any, config: TrainConfig) -> str:
     """SHA-256 of what defines a training job: base model, every training row, the configuration."""
     h = hashlib.sha256()
     h.update(model_fingerprint(base_model).encode())
-    h.update(json.dumps(config.__dict__, sort_keys=True, default=str).encode())
+    h.update(json.dumps(config.model_dump(), sort_keys=True, default=str).encode())
     h.update(resolve_precision(config.precision).encode())   # "auto" differs between machines
     for row in zip(*(ds[c] for c in ds.column_names)):
         h.update("\x1f".join(row).encode("utf-8"))
@@ -301,7 +292,7 @@ def train(
         log.info("checkpoints in %s belong to another training job; starting fresh", ckpt_dir)
         for old in ckpt_dir.iterdir():
             shutil.rmtree(old) if old.is_dir() else old.unlink()
-    job_file.write_text(json.dumps({"job": job, "config": config.__dict__}, indent=1, default=str))
+    job_file.write_text(json.dumps({"job": job, "config": config.model_dump()}, indent=1, default=str))
     resume_from = _last_checkpoint(ckpt_dir) if resume else None
     # steps already trained and their wall time (None: a checkpoint written without the ledger)
     start_step, prior_seconds = 0, 0.0

@@ -7,51 +7,46 @@ from typing import Any
 import pandas as pd
 
 from discovery_pipelines.data import ingest as adapters
-from discovery_pipelines.data.ingest.params import IngestParams
-from discovery_pipelines.data.splits import assign_splits
+from discovery_pipelines.data.ingest.params import IngestParams, SplitParams
+from discovery_pipelines.data.params import ParameterError, validate
+from discovery_pipelines.data.splits import assign_splits, judged_and_sampled
 
 
 def load_source(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Read the configured source through its adapter; returns validated (products, queries, qrels).
 
-    ``params``: ``source`` (adapter name), ``path``, ``esci_gains``, ``max_queries`` (deterministic cap),
-    ``max_products`` (cap on the catalogue for quick runs: every judged product of the kept queries
-    plus a seeded sample of the others).
+    ``params`` (:class:`~discovery_pipelines.data.ingest.params.IngestParams`): ``source`` (adapter name),
+    ``path``, ``esci_gains``, ``max_queries`` (deterministic cap), ``max_products`` (cap on the catalogue for
+    quick runs: every judged product of the kept queries plus a seeded sample of the others).
 
     Raises:
-        ValueError: unknown source; pydantic.ValidationError (a ValueError) for a misspelt or mistyped
-            key (:class:`data.ingest.params.IngestParams`). FileNotFoundError / ContractError from the adapter.
+        ParameterError: a misspelt or mistyped key (named). FileNotFoundError / ContractError from the adapter.
     """
-    IngestParams.model_validate(params)
-    src, path = params["source"], params["path"]
+    p = validate(IngestParams, params, "ingest")
     loaders = {
-        "home_depot": lambda: adapters.load_home_depot(path),
-        "wands": lambda: adapters.load_wands(path, download=bool(params.get("download", False))),
-        "esci": lambda: adapters.load_esci(path, gains=params.get("esci_gains", "esci_paper")),
-        "esci_judgments": lambda: adapters.load_esci_judgments(path, gains=params.get("esci_gains", "esci_paper")),
-        "instacart": lambda: adapters.load_instacart(path),
-        "beir": lambda: adapters.load_beir(path),
-        "tables": lambda: adapters.load_tables(**params["tables"]),
+        "home_depot": lambda: adapters.load_home_depot(p.path),
+        "wands": lambda: adapters.load_wands(p.path, download=p.download),
+        "esci": lambda: adapters.load_esci(p.path, gains=p.esci_gains),
+        "esci_judgments": lambda: adapters.load_esci_judgments(p.path, gains=p.esci_gains),
+        "instacart": lambda: adapters.load_instacart(p.path),
+        "beir": lambda: adapters.load_beir(p.path),
+        "tables": lambda: adapters.load_tables(**p.tables.model_dump()),
     }
-    if src not in loaders:
-        raise ValueError(f"ingest.source={src!r} is not one of {sorted(loaders)}")
-    ds = loaders[src]()
+    if p.source == "tables" and p.tables is None:
+        raise ParameterError("ingest.tables is required with ingest.source: tables")
+    ds = loaders[p.source]()
     queries, qrels = ds.queries, ds.qrels
-    cap = params.get("max_queries")
-    if cap and len(queries) > int(cap):
-        queries = queries.sample(n=int(cap), random_state=0).sort_index().reset_index(drop=True)
+    if p.max_queries and len(queries) > p.max_queries:
+        queries = queries.sample(n=p.max_queries, random_state=0).sort_index().reset_index(drop=True)
         qrels = qrels[qrels["query_id"].isin(set(queries["query_id"]))].reset_index(drop=True)
     products = ds.products
-    pcap = params.get("max_products")
-    if pcap and len(products) > int(pcap):
-        judged = products["product_id"].isin(set(qrels["product_id"]))
-        others = products[~judged]
-        n_other = max(0, int(pcap) - int(judged.sum()))
-        products = pd.concat([products[judged], others.sample(n=min(n_other, len(others)), random_state=0)])
-        products = products.sort_index().reset_index(drop=True)
+    if p.max_products and len(products) > p.max_products:
+        judged = set(qrels["product_id"])
+        products = judged_and_sampled(products, judged, p.max_products - int(products["product_id"].isin(judged).sum()))
     return products, queries, qrels
 
 
 def split_queries(queries: pd.DataFrame, split_params: dict[str, Any]) -> pd.DataFrame:
     """Add the deterministic ``split`` column (train / dev / holdout) by normalised query text."""
-    return assign_splits(queries, split_params["fractions"], split_params.get("salt", "discovery"))
+    sp = validate(SplitParams, split_params, "ingest.splits")
+    return assign_splits(queries, sp.fractions, sp.salt)
