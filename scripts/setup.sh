@@ -36,4 +36,4 @@ fi
 if ! command -v java >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null) || echo "java not installed: Spark tests will be skipped"
 fi
-echo "environment ready: $(.venv/bin/python -c 'import torch,kedro,sentence_transformers as s;print("torch",torch.__version__,"kedro",kedro.__version__,"sentence-transformers",s.__version__)')"
+echo "environment ready: $(.venv/bin/python -c 'import discovery_pipelines,torch,kedro,sentence_transformers as s;print("torch",torch.__version__,"kedro",kedro.__version__,"sentence-transformers",s.__version__)')"

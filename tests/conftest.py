@@ -129,3 +129,12 @@ def catalogue_emb(catalogue, st_model) -> np.ndarray:
     from discovery_pipelines.search.embeddings import encode, product_texts
 
     return encode(st_model, product_texts(catalogue[0]), cache_dir=CACHE_DIR, show_progress=False)
+
+
+@pytest.fixture(scope="session")
+def grocery_root(datasets_root: Path) -> Path:
+    """The GroceryStore photo dataset (multimodal pipeline)."""
+    root = datasets_root / "grocery_store"
+    if not (root / "items.parquet").exists():
+        pytest.fail(f"GroceryStore not found at {root}; set DISCOVERY_DATA_ROOT")
+    return root

@@ -24,4 +24,10 @@ if "mlflow.telemetry" in _sys.modules:  # mlflow was imported first (kedro-mlflo
     _sys.modules["mlflow.telemetry"].set_telemetry_client()
 _os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# CPU torch + the registry's CUDA torchvision wheel: declare the two operators torchvision 0.28 needs
+# at import (multimodal/vision_compat.py). An import hook: nothing is imported until torchvision is.
+from discovery_pipelines.multimodal import vision_compat as _vision_compat  # noqa: E402
+
+_vision_compat.install()
+
 __version__ = "0.1.0"

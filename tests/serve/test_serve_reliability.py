@@ -109,7 +109,7 @@ def test_health_answers_while_huge_bodies_and_searches_pour_in(live):
         stop.set()
         for f in futs:
             f.result()
-    assert max(lat) < 1.0, f"/health took up to {max(lat):.2f} s under load"
+    assert max(lat) < 1.5, f"/health took up to {max(lat):.2f} s under load"
     assert set(statuses) <= {200, 413, 503} and 413 in statuses and 200 in statuses
 
 

@@ -19,8 +19,13 @@ _PAIR = re.compile(r"pair_id: (\S+)")
 
 class FakeLLM:
     """``script[product_id]`` = list of actions, one per attempt (last one repeats):
-    ok | 429 | 500 | 503 | timeout | malformed | schema | wrong_id | 401 | empty.
-    A title containing "ignore previous instructions" is obeyed, as a gullible model would."""
+    ok | 429 | 500 | 503 | timeout | malformed | schema | wrong_id | 401 | 400 | empty | drop (close the
+    connection unanswered) | truncated_body (HTTP 200, body cut mid-JSON) | wrong_shape (HTTP 200,
+    ``{"choices": "nope"}``) | html (HTTP 200, an HTML page) | retry_after (429 with ``retry-after-ms``
+    of ``retry_after_s``, as OpenAI's API sends). 429/5xx carry ``retry-after-ms: 5`` (a server asking
+    for a short pause), so the client's own backoff does not slow the tests. ``jury:<pair_id>`` and
+    ``cluster`` keys script the jury and cluster-naming requests. A title containing "ignore previous instructions" is obeyed, as a
+    gullible model would."""
 
     def __init__(self) -> None:
         self.script: dict[str, list[str]] = {}
@@ -32,12 +37,15 @@ class FakeLLM:
         self.jury_irrelevant: set[str] = set()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.retry_after_s = 1.5
+        self.times: dict[str, list[float]] = defaultdict(list)
 
     def action(self, pid: str) -> str:
         with self.lock:
             n = self.calls[pid]
             self.calls[pid] += 1
             self.total += 1
+            self.times[pid].append(time.monotonic())
         acts = self.script.get(pid, ["ok"])
         return acts[min(n, len(acts) - 1)]
 
@@ -85,14 +93,36 @@ def make_handler(fake: FakeLLM):
             m = _PID.search(user)
             pid, title = (m.group(1), m.group(2)) if m else ("?", "")
             pair = _PAIR.search(user)
-            key = f"jury:{pair.group(1)}" if pair else pid
+            naming = "name" in body["response_format"]["json_schema"]["schema"]["properties"] \
+                if body.get("response_format", {}).get("json_schema") else False
+            key = f"jury:{pair.group(1)}" if pair else "cluster" if naming else pid
             act = fake.action(key)
             if act == "timeout":
                 time.sleep(fake.sleep_s)
                 act = "ok"
-            if act in {"429", "500", "503", "401"}:
-                hdr = {"Retry-After": "0"} if act == "429" else {}
+            if act == "drop":
+                self.close_connection = True
+                return None
+            if act == "retry_after":
+                ms = str(int(fake.retry_after_s * 1000))
+                return self._send(429, b'{"error": {"message": "slow down"}}', {"retry-after-ms": ms})
+            if act in {"429", "500", "503", "401", "400"}:
+                hdr = {"retry-after-ms": "5"} if act in {"429", "500", "503"} else {}
                 return self._send(int(act), json.dumps({"error": {"message": f"injected {act}"}}).encode(), hdr)
+            if act == "truncated_body":
+                return self._send(200, _completion(json.dumps({"product_id": pid, "queries": ["a"]}))[:45])
+            if act == "wrong_shape":
+                return self._send(200, b'{"choices": "nope"}')
+            if act == "html":
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                page = b"<html><body>502 Bad Gateway</body></html>"
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                return None
+            if naming:
+                return self._send(200, _completion(json.dumps({"name": "cordless drills"})))
             if pair:  # jury request
                 rel = not any(s in user for s in fake.jury_irrelevant)
                 return self._send(200, _completion(json.dumps(

@@ -44,7 +44,7 @@ def test_faults_are_retried_or_dropped_and_counted_and_rerun_hits_cache(fake_llm
     fake.script = {"P-429": ["429", "429", "ok"], "P-500": ["500", "503", "ok"], "P-TIMEOUT": ["timeout", "ok"],
                    "P-MALFORMED": ["malformed"], "P-SCHEMA": ["schema", "ok"], "P-DEAD": ["500"]}
     pids = ["P-OK", "P-429", "P-500", "P-TIMEOUT", "P-MALFORMED", "P-SCHEMA", "P-DEAD"]
-    client = ChatClient(_settings(url, tmp_path), sleep=lambda s: None)
+    client = ChatClient(_settings(url, tmp_path))
     gen = OpenAIGenerator(client=client)
     pairs = gen.generate(_requests(pids))
     assert list(pairs.columns) == PAIR_COLUMNS
@@ -69,7 +69,7 @@ def test_faults_are_retried_or_dropped_and_counted_and_rerun_hits_cache(fake_llm
         json.loads(f.read_text())
     # re-run: no call reaches the server, same pairs
     before = fake.total
-    gen2 = OpenAIGenerator(client=ChatClient(_settings(url, tmp_path), sleep=lambda s: None))
+    gen2 = OpenAIGenerator(client=ChatClient(_settings(url, tmp_path)))
     pairs2 = gen2.generate(_requests(["P-OK", "P-429", "P-500", "P-TIMEOUT", "P-SCHEMA"]))
     assert fake.total == before
     assert gen2.stats["cache_hits"] == 5 and gen2.stats.get("calls", 0) == 0
@@ -83,7 +83,7 @@ def test_request_carries_json_schema_and_bounded_concurrency(fake_llm, tmp_path)
     fake.sleep_s = 0.2
     s = _settings(url, tmp_path, max_concurrency=2)
     s.timeout_s = 5
-    gen = OpenAIGenerator(client=ChatClient(s, sleep=lambda x: None))
+    gen = OpenAIGenerator(client=ChatClient(s))
     gen.generate(_requests([p for p in TITLES if p != "P-EVIL"]))
     assert fake.max_in_flight <= 2 and fake.max_in_flight >= 1
     rf = fake.bodies[0]["response_format"]
@@ -94,7 +94,7 @@ def test_request_carries_json_schema_and_bounded_concurrency(fake_llm, tmp_path)
 
 def test_injected_title_cannot_change_format_or_reach_other_products(fake_llm, tmp_path):
     fake, url = fake_llm
-    gen = OpenAIGenerator(client=ChatClient(_settings(url, tmp_path), sleep=lambda s: None))
+    gen = OpenAIGenerator(client=ChatClient(_settings(url, tmp_path)))
     pairs = gen.generate(_requests(["P-OK", "P-EVIL", "P-VICTIM"]))
     assert list(pairs.columns) == PAIR_COLUMNS
     assert set(pairs["product_id"]) == {"P-OK", "P-VICTIM"}
@@ -111,7 +111,7 @@ def test_injected_title_cannot_change_format_or_reach_other_products(fake_llm, t
 def test_auth_error_stops_the_run_cleanly(fake_llm, tmp_path):
     fake, url = fake_llm
     fake.script = {"P-DEAD": ["401"]}
-    gen = OpenAIGenerator(client=ChatClient(_settings(url, tmp_path, max_concurrency=1), sleep=lambda s: None))
+    gen = OpenAIGenerator(client=ChatClient(_settings(url, tmp_path, max_concurrency=1)))
     with pytest.raises(LLMConfigError) as ei:
         gen.generate(_requests(["P-OK", "P-DEAD", "P-429"]))
     assert "SECRET" not in str(ei.value)
@@ -127,7 +127,7 @@ def test_llm_jury_veto_rules_and_rules_fallback(fake_llm, tmp_path):
     pairs = pd.DataFrame({"query": ["cordless drill 20v", "garden hose", "hex nut 1/2 inch"],
                           "product_id": ["P-OK", "P-OK", "P-429"], "group": "brand", "language": "en",
                           "request_id": ["a", "b", "c"]})
-    client = ChatClient(_settings(url, tmp_path), sleep=lambda s: None)
+    client = ChatClient(_settings(url, tmp_path))
     jury = LLMJury(client, n_jurors=3, veto="any", fallback=RulesJury(model=None))
     out = quality_control(pairs, TITLES, [], jury)
     assert out["accepted"].tolist() == [True, False, True]
@@ -136,7 +136,7 @@ def test_llm_jury_veto_rules_and_rules_fallback(fake_llm, tmp_path):
     # all jurors down -> the rules jury decides
     fake2_script = {f"jury:{r}-{i}": ["500"] for i, r in enumerate("abc")}
     fake.script.update(fake2_script)
-    client2 = ChatClient(_settings(url, tmp_path / "other", max_retries=0), sleep=lambda s: None)
+    client2 = ChatClient(_settings(url, tmp_path / "other", max_retries=0))
     jury2 = LLMJury(client2, n_jurors=1, veto="any", fallback=RulesJury(model=None))
     out2 = quality_control(pairs, TITLES, [], jury2)
     assert jury2.stats["pairs_without_votes"] == 3

@@ -130,3 +130,18 @@ def test_prompt_templates_per_language():
     assert g.parent.name == "de" and g.name == "_default.v1.yaml"
     with pytest.raises(FileNotFoundError, match="no prompt frame"):
         template_files("xx", "color")
+
+
+def test_rules_jury_matches_misspelt_tokens_by_rapidfuzz_ratio(hd_small):
+    """A one-letter typo of a real title's word matches (rapidfuzz ratio >= 80); an unrelated word and a
+    short token (< 4 characters, never fuzzy) do not."""
+    from rapidfuzz import fuzz
+
+    title = next(t for t in hd_small.products["title"] if any(len(w) >= 7 and w.isalpha() for w in t.split()))
+    word = next(w.lower() for w in title.split() if len(w) >= 7 and w.isalpha())
+    typo = word[:3] + word[4:]  # one letter dropped
+    jury = RulesJury(model=None)
+    assert fuzz.ratio(typo, word) >= jury.fuzzy
+    assert jury.overlap(typo, title) == 1.0
+    assert jury.overlap("zzqxwv", title) == 0.0
+    assert RulesJury(model=None, fuzzy=99.5).overlap(typo, title) == 0.0

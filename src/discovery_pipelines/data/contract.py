@@ -8,6 +8,8 @@ Four tables (all ids are strings, so catalogues with integer, ASIN or UUID ids m
 ``qrels``     query_id, product_id, gain (float >= 0, graded relevance), label (original label text)
 ``events``    session_id, timestamp (UTC), query, product_id, position (1-based rank),
               event_type (impression | click | add_to_cart | purchase)
+``listings``  the ``products`` columns for a catalogue of photographed listings: ``image_path`` is
+              required and non-empty, ``title`` may be empty (a listing known by its photo alone)
 
 Validation uses pandera with ``lazy=True`` so every failing cell is collected; the raised
 :class:`ContractError` names the source file, the row numbers (0-based, as in the file) and the
@@ -24,7 +26,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 EVENT_TYPES = ("impression", "click", "add_to_cart", "purchase")
-TableKind = Literal["products", "queries", "qrels", "events"]
+TableKind = Literal["products", "queries", "qrels", "events", "listings"]
 
 
 class ContractError(ValueError):
@@ -70,6 +72,17 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         },
         strict=False,
     ),
+    "listings": pa.DataFrameSchema(
+        {
+            "product_id": pa.Column(str, pa.Check(_nonempty, name="non_empty"), unique=True, coerce=True),
+            "title": pa.Column(str, nullable=False, coerce=True),
+            "description": _STR,
+            "category_path": pa.Column(str, pa.Check(_nonempty, name="non_empty"), coerce=True),
+            "image_path": pa.Column(str, pa.Check(_nonempty, name="non_empty"), coerce=True),
+            "locale": pa.Column(str, nullable=False, coerce=True),
+        },
+        strict=False,
+    ),
     "queries": pa.DataFrameSchema(
         {
             "query_id": pa.Column(str, pa.Check(_nonempty, name="non_empty"), unique=True, coerce=True),
@@ -105,6 +118,10 @@ COLUMNS: dict[str, list[str]] = {
         "product_id", "title", "description", "brand", "color",
         "category_path", "attributes", "image_path", "locale",
     ],
+    "listings": [
+        "product_id", "title", "description", "brand", "color",
+        "category_path", "attributes", "image_path", "locale",
+    ],
     "queries": ["query_id", "text"],
     "qrels": ["query_id", "product_id", "gain", "label"],
     "events": ["session_id", "timestamp", "query", "product_id", "position", "event_type"],
@@ -125,7 +142,7 @@ def conform(df: pd.DataFrame, kind: TableKind, *, default_locale: str = "en-US")
     for col in COLUMNS[kind]:
         if col not in out.columns:
             out[col] = default_locale if col == "locale" else None
-    if kind == "products":
+    if kind in ("products", "listings"):
         out["locale"] = out["locale"].fillna(default_locale)
     extra = [c for c in out.columns if c not in COLUMNS[kind]]
     return out[COLUMNS[kind] + extra].reset_index(drop=True)
@@ -136,7 +153,7 @@ def validate(df: pd.DataFrame, kind: TableKind, source: str = "<memory>", max_re
 
     Args:
         df: table to check; rows are reported by their 0-based position in ``df``.
-        kind: one of ``products``, ``queries``, ``qrels``, ``events``.
+        kind: one of ``products``, ``queries``, ``qrels``, ``events``, ``listings``.
         source: file path (or other name) quoted in the error.
         max_report: how many failing cells to spell out in the message.
 

@@ -34,7 +34,7 @@ class TrainConfig(Params):
     """Training hyper-parameters (``finetune.reference.train`` / ``finetune.candidate.train`` in
     ``conf/base/parameters_finetune.yml``); unknown keys are errors (:class:`~discovery_pipelines.data.params.Params`)."""
 
-    loss: str = "mnrl"                  # mnrl | cached_mnrl | mnrl_symmetric
+    loss: str = "mnrl"                  # mnrl | cached_mnrl | mnrl_symmetric | qcc (finetune/losses.py)
     batch_size: int = 64
     mini_batch_size: int = 32           # cached_mnrl only
     learning_rate: float = 3e-5
@@ -118,9 +118,13 @@ def _make_loss(model: Any, config: TrainConfig) -> Any:
     ``directions`` / ``partition_mode`` select the interaction terms of the InfoNCE softmax (query->doc only is
     classic MNRL; all four with a joint softmax is GTE's improved contrastive loss, Li et al. 2023), and
     ``hardness_mode`` / ``hardness_strength`` add ``strength * stop_grad(cos)`` to negative logits (Lan et al.
-    2025; Schechter Vera et al. 2025). Raises ValueError for an unknown loss name.
+    2025; Schechter Vera et al. 2025). ``qcc`` is DashCLIP's query-catalog contrastive loss
+    (:class:`discovery_pipelines.finetune.losses.QCCLoss`: the product side is a frozen copy of the
+    base model). Raises ValueError for an unknown loss name.
     """
     from sentence_transformers import losses
+
+    from discovery_pipelines.finetune.losses import QCCLoss
 
     variant = dict(scale=config.scale, directions=tuple(config.directions), partition_mode=config.partition_mode,
                    hardness_mode=config.hardness_mode, hardness_strength=config.hardness_strength)
@@ -130,6 +134,7 @@ def _make_loss(model: Any, config: TrainConfig) -> Any:
             model, **dict(variant, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction")),
         "cached_mnrl": lambda: losses.CachedMultipleNegativesRankingLoss(
             model, mini_batch_size=config.mini_batch_size, show_progress_bar=False, **variant),
+        "qcc": lambda: QCCLoss(model, scale=config.scale),
     }
     if config.loss not in loss_fns:
         raise ValueError(f"unknown loss {config.loss!r}; choose from {sorted(loss_fns)}")

@@ -356,8 +356,9 @@ def spark_session(master: str = "local[1]", conf: Mapping[str, Any] | None = Non
 
 
 def _spark_to_pandas(df) -> pd.DataFrame:
-    rows = df.collect()
-    return pd.DataFrame([r.asDict() for r in rows], columns=df.columns)
+    """A Spark DataFrame as pandas through Arrow (``DataFrame.toArrow()``, pyspark >= 4.0): columnar batches
+    from the JVM instead of one Python ``Row`` object per result row (``collect()``)."""
+    return df.toArrow().to_pandas()
 
 
 def mine_spark(events_path: str | Path, product_ids: Sequence[str], params: MiningParams,
@@ -369,11 +370,11 @@ def mine_spark(events_path: str | Path, product_ids: Sequence[str], params: Mini
     ctx = contextlib.nullcontext(spark) if spark is not None else spark_session(master, conf)
     with ctx as sp:
         sp.read.parquet(*files).select(*COLUMNS["events"]).createOrReplaceTempView("events")
-        sp.createDataFrame([(p,) for p in sorted(set(map(str, product_ids)))],
+        sp.createDataFrame(pd.DataFrame({"product_id": sorted(set(map(str, product_ids)))}),
                            "product_id string").createOrReplaceTempView("catalog")
         partials_df = sp.sql(STAGE1_SQL).cache()
-        qmap = _query_map([r[0] for r in partials_df.select("query").distinct().collect()])
-        sp.createDataFrame(list(qmap.itertuples(index=False, name=None)) or [("", "")],
+        qmap = _query_map(partials_df.select("query").distinct().toArrow().column(0).to_pylist())
+        sp.createDataFrame(qmap if len(qmap) else pd.DataFrame({"query": [""], "query_norm": [""]}),
                            "query string, query_norm string").createOrReplaceTempView("query_map")
         partials_df.createOrReplaceTempView("partials")
         pairs = _spark_to_pandas(sp.sql(stage2_sql(params)))
@@ -419,47 +420,6 @@ def mine_events(events_path: str | Path, product_ids: Sequence[str], params: Min
     res.report["wall_s"] = round(time.perf_counter() - t0, 3)
     res.report["params"] = params.model_dump()
     return res
-
-
-def hand_written_duckdb_sql(glob_pattern: str, params: MiningParams) -> str:
-    """A single hand-written DuckDB query doing the same cleaning and aggregation over the whole log
-    (normalisation in SQL: lower-case + whitespace collapse, equal to :func:`text.normalize_query`
-    on NFKC-stable text). Used as the speed baseline by ``scripts/benchmark_log_mining.py``.
-    Expects a ``catalog(product_id)`` table."""
-    z, thr = float(params.z), float(params.positive_threshold)
-    return f"""
-    WITH ev AS (
-      SELECT DISTINCT session_id, timestamp AS ts, query, product_id, position, event_type
-      FROM read_parquet('{glob_pattern}', hive_partitioning = false)
-      WHERE query IS NOT NULL AND trim(query) <> '' AND position >= 1
-        AND event_type IN ({_TYPES}) AND session_id IS NOT NULL AND timestamp IS NOT NULL
-        AND product_id IN (SELECT product_id FROM catalog)
-    ),
-    seq AS (
-      SELECT *, min(ts) FILTER (WHERE event_type = 'impression')
-                  OVER (PARTITION BY session_id, query, product_id) AS first_imp
-      FROM ev
-    ),
-    agg AS (
-      SELECT trim(regexp_replace(lower(query), '\\s+', ' ', 'g')) AS query_norm, min(query) AS query, product_id,
-        count(*) FILTER (WHERE event_type = 'impression') AS impressions,
-        count(*) FILTER (WHERE event_type = 'click') AS clicks,
-        count(*) FILTER (WHERE event_type = 'add_to_cart') AS carts,
-        count(*) FILTER (WHERE event_type = 'purchase') AS purchases,
-        sum(position) FILTER (WHERE event_type = 'impression') AS position_sum
-      FROM seq
-      WHERE event_type = 'impression' OR ts >= first_imp
-      GROUP BY 1, 3
-    )
-    SELECT query_norm, query, product_id, impressions, clicks, carts, purchases,
-      clicks / impressions AS ctr,
-      (least(clicks, impressions) / impressions + {z}*{z} / (2 * impressions)
-        - {z} * sqrt((least(clicks, impressions) / impressions) * (1 - least(clicks, impressions) / impressions)
-                     / impressions + {z}*{z} / (4 * impressions * impressions)))
-        / (1 + {z}*{z} / impressions) AS wilson_lb,
-      position_sum / impressions AS mean_position
-    FROM agg WHERE impressions > 0 AND query_norm <> ''
-    """
 
 
 def env_threads() -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -42,25 +41,41 @@ def set_tags(tags: Mapping[str, str]) -> None:
         mlflow.set_tags(dict(tags))
 
 
-def register_model(model_dir: str | Path, name: str, alias: str = "production") -> int | None:
-    """Log ``model_dir`` as an artifact of the active run, register it as a new version of ``name``
-    and point ``alias`` at it. Returns the version number (None without an active run)."""
+def register_model(model: Any, name: str, alias: str = "production") -> int | None:
+    """Log ``model`` with MLflow's ``sentence_transformers`` flavor to the active run, register it as a
+    new version of ``name`` and point ``alias`` at it, so that
+    ``mlflow.sentence_transformers.load_model(f"models:/{name}@{alias}")`` (or
+    :func:`discovery_pipelines.search.models.load_model` with that URI) returns the SentenceTransformer.
+
+    Args:
+        model: a loaded ``SentenceTransformer``, a model folder or a packaged model name
+            (:func:`discovery_pipelines.search.models.load_model`).
+        name: registered model name; created on first use.
+        alias: alias moved to the new version.
+
+    Returns:
+        The new version number, or None when no MLflow run is active (nothing is logged).
+    """
     mlflow = _active()
     if mlflow is None:
         return None
+    import mlflow.sentence_transformers
+    import sentence_transformers
+    import torch
+    import transformers
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
-    run = mlflow.active_run()
-    mlflow.log_artifacts(str(model_dir), artifact_path="model")
-    client = MlflowClient()
-    try:
-        client.get_registered_model(name)
-    except MlflowException:
-        client.create_registered_model(name, description="domain-tuned product-search embedding model")
-    mv = client.create_model_version(name, mlflow.get_artifact_uri("model"), run_id=run.info.run_id)
-    client.set_registered_model_alias(name, alias, mv.version)
-    return int(mv.version)
+    from discovery_pipelines.search.models import load_model
+
+    st = load_model(model, device="cpu")
+    # Explicit requirements: MLflow's inference would re-import the model in a subprocess.
+    reqs = [f"sentence-transformers=={sentence_transformers.__version__}",
+            f"transformers=={transformers.__version__}", f"torch=={torch.__version__.split('+')[0]}"]
+    info = mlflow.sentence_transformers.log_model(st, name="model", registered_model_name=name,
+                                                  pip_requirements=reqs)
+    version = int(info.registered_model_version)
+    MlflowClient().set_registered_model_alias(name, alias, str(version))
+    return version
 
 
 try:

@@ -129,3 +129,45 @@ def wilson_interval(successes: Any, trials: Any, z: float = 1.96) -> tuple[Any, 
     low = np.where(empty, 0.0, np.clip(centre - half, 0.0, 1.0))
     high = np.where(empty, 1.0, np.clip(centre + half, 0.0, 1.0))
     return low[()], high[()]
+
+
+def recall_at(run: Mapping[str, Sequence[str]], qrels: pd.DataFrame, k: int = 10,
+              rel_threshold: float = 2.0) -> pd.Series:
+    """Per-query ``recall@k`` (index ``query_id``, NaN for a query without a relevant product), the
+    definition of the module doc at any cut-off ``k``."""
+    out = {}
+    for qid, judged in qrels_dict(qrels).items():
+        n_rel = sum(1 for g in judged.values() if g >= rel_threshold)
+        top = [judged.get(str(p), 0.0) >= rel_threshold for p in list(run.get(qid, []))[:k]]
+        out[qid] = sum(top) / n_rel if n_rel else float("nan")
+    return pd.Series(out, name=f"recall@{k}", dtype=float)
+
+
+def paired_bootstrap_ci(a: Sequence[float], b: Sequence[float], *, n_resamples: int = 2000, level: float = 0.95,
+                        seed: int = 0) -> dict[str, float]:
+    """Paired bootstrap of ``mean(a - b)`` over queries (Efron & Tibshirani 1993, ch. 16; the paired
+    test of Sakai, SIGIR 2006, for IR metrics).
+
+    Args:
+        a, b: per-query values of two systems on the same queries, in the same order (NaNs dropped pairwise).
+
+    Returns:
+        ``{"mean": ..., "low": ..., "high": ..., "p_value": ..., "n": ...}``: the mean difference, the
+        percentile interval at ``level`` and the two-sided bootstrap p-value (share of resampled means
+        on the other side of 0, doubled, capped at 1).
+
+    Raises:
+        ValueError: ``a`` and ``b`` differ in length.
+    """
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if x.shape != y.shape:
+        raise ValueError(f"paired_bootstrap_ci: {x.shape} vs {y.shape} values")
+    d = (x - y)[~(np.isnan(x) | np.isnan(y))]
+    if len(d) == 0:
+        return {"mean": float("nan"), "low": float("nan"), "high": float("nan"), "p_value": float("nan"), "n": 0}
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), size=(n_resamples, len(d)))].mean(axis=1)
+    alpha = (1.0 - level) / 2
+    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
+    p = 2.0 * min(float((means <= 0).mean()), float((means >= 0).mean()))
+    return {"mean": float(d.mean()), "low": float(lo), "high": float(hi), "p_value": min(1.0, p), "n": int(len(d))}

@@ -36,7 +36,9 @@ def resolve_model_path(model: str | os.PathLike[str]) -> Path:
 
 
 def load_model(model: Any, device: str | None = None) -> Any:
-    """A ``SentenceTransformer`` from a name, a path, or an already-loaded model (returned as is).
+    """A ``SentenceTransformer`` from a name, a path, an MLflow model URI (``models:/<name>@production``,
+    ``runs:/...``; the ``sentence_transformers`` flavor, :func:`reporting.tracking.register_model`), or an
+    already-loaded model (returned as is).
 
     ``device`` defaults to CUDA when available, else CPU.
     """
@@ -48,6 +50,10 @@ def load_model(model: Any, device: str | None = None) -> Any:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    if str(model).startswith(("models:/", "runs:/")):
+        import mlflow.sentence_transformers
+
+        return mlflow.sentence_transformers.load_model(str(model)).to(device)
     return SentenceTransformer(str(resolve_model_path(model)), device=device, local_files_only=True)
 
 

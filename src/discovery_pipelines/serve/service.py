@@ -402,6 +402,11 @@ class SearchService:
     def _resolve_model_dir(self, manifest: dict[str, Any]) -> Path:
         if self.model_dir is not None:
             return self.model_dir
+        # an index whose vectors only its own query model can read (e.g. the multimodal photo index, built by
+        # a product tower in another space) pins that model: the production text model can never serve it
+        pinned = (manifest.get("metadata") or {}).get("query_model") == "manifest"
+        if pinned and manifest.get("model_path") and Path(manifest["model_path"]).is_dir():
+            return Path(manifest["model_path"])
         if DEFAULT_MODEL_DIR.is_dir():
             return DEFAULT_MODEL_DIR
         if manifest.get("model_path") and Path(manifest["model_path"]).is_dir():

@@ -75,7 +75,7 @@ class RulesJury:
 
         Tokens are unit/fraction-normalised and split at ``-`` / ``/``; a query token matches when
         all its parts are title tokens or fuzzily equal to one (rapidfuzz ratio >= ``fuzzy``)."""
-        from rapidfuzz import fuzz
+        from rapidfuzz import fuzz, process
 
         q = content_tokens(query)
         tt: set[str] = set()
@@ -86,7 +86,8 @@ class RulesJury:
             return 0.0
 
         def match(p: str) -> bool:
-            return p in tt or (len(p) >= 4 and any(fuzz.ratio(p, u) >= self.fuzzy for u in tt))
+            return p in tt or (len(p) >= 4 and process.extractOne(
+                p, tt, scorer=fuzz.ratio, score_cutoff=self.fuzzy) is not None)
 
         hit = sum(1 for t in q if _canon(t) in tt or all(match(p) for p in self._parts(t)))
         return hit / len(q)

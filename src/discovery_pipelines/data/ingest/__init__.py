@@ -9,6 +9,7 @@ from discovery_pipelines.data.ingest.base import Dataset, query_id_for
 from discovery_pipelines.data.ingest.completejourney import completejourney_histories, load_completejourney
 from discovery_pipelines.data.ingest.esci import ESCI_GAIN_MAPS, load_esci, load_esci_judgments
 from discovery_pipelines.data.ingest.generic import load_beir, load_tables
+from discovery_pipelines.data.ingest.grocery_store import GroceryStore, load_grocery_store
 from discovery_pipelines.data.ingest.home_depot import load_home_depot
 from discovery_pipelines.data.ingest.instacart import load_instacart
 from discovery_pipelines.data.ingest.instacart_histories import instacart_histories, load_instacart_histories
@@ -18,4 +19,5 @@ __all__ = [
     "Dataset", "query_id_for", "load_home_depot", "load_wands", "WANDS_GAINS", "load_esci",
     "load_esci_judgments", "ESCI_GAIN_MAPS", "load_instacart", "load_tables", "load_beir",
     "load_completejourney", "completejourney_histories", "load_instacart_histories", "instacart_histories",
+    "GroceryStore", "load_grocery_store",
 ]

@@ -4,13 +4,18 @@ Upstream files are tab-separated: ``product.csv`` (product_id, product_name, pro
 category hierarchy, product_description, product_features ``|``-joined ``name:value``, rating_count,
 average_rating, review_count), ``query.csv`` (query_id, query, query_class) and ``label.csv``
 (id, query_id, product_id, label in Exact / Partial / Irrelevant). Files are read from ``folder``;
-when a file is absent and ``download=True`` they are fetched from the public repository once and
-cached in ``folder``. A ``query.parquet`` copy (as in the shared data) is also accepted.
+when a file is absent and ``download=True`` they are fetched once from the public repository at the
+pinned commit :data:`WANDS_COMMIT`, checked against :data:`WANDS_CHECKSUMS` and only then cached in
+``folder`` (written to a temporary file and renamed); a failed or mismatching download raises
+:class:`WandsDownloadError` and leaves nothing behind. A ``query.parquet`` copy (as in the shared data) is
+also accepted.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -19,23 +24,59 @@ import pandas as pd
 from discovery_pipelines.data.ingest.base import Dataset
 from discovery_pipelines.data.io import atomic_path
 
-WANDS_URL = "https://raw.githubusercontent.com/wayfair/WANDS/main/dataset/{name}"
+WANDS_COMMIT = "3b74dcf4ba29ab8ff3e6a50b5b09fc627cb882b5"
+"""The upstream commit (wayfair/WANDS, 18 Jan 2022) the files are pinned to."""
+WANDS_URL = f"https://raw.githubusercontent.com/wayfair/WANDS/{WANDS_COMMIT}/dataset/{{name}}"
+WANDS_CHECKSUMS: dict[str, dict[str, str]] = {
+    # git_blob_sha1: the file's id in that commit's tree (``git hash-object``: SHA-1 of ``"blob <size>\0"`` +
+    # bytes), known for every file; sha256 where the bytes were hashed here too (query.csv, 19,942 bytes).
+    "query.csv": {"git_blob_sha1": "acb3c1f4cf1b775f494225afec79ec2163fc3e03",
+                  "sha256": "63b61660560fecc33ec490804c7e2b81402ee3e7c31a9cbb5e03736639f68e95"},
+    "product.csv": {"git_blob_sha1": "a415f7295dc0d90b3163ef606da611a4e9ddeca8"},
+    "label.csv": {"git_blob_sha1": "2c09a0d7b1f77f6040deb5873b5a90b8ef1e3ae9"},
+}
+"""Checksums every downloaded file must match (see :func:`verify_checksum`)."""
 WANDS_GAINS: dict[str, float] = {"Exact": 2.0, "Partial": 1.0, "Irrelevant": 0.0}
 """Gains used in the WANDS paper's nDCG (Exact 2, Partial 1, Irrelevant 0)."""
 
 
-def _fetch(folder: Path, name: str, download: bool, timeout: float) -> Path | None:
+class WandsDownloadError(OSError):
+    """A WANDS file could not be downloaded, or its bytes do not match :data:`WANDS_CHECKSUMS`."""
+
+
+def verify_checksum(name: str, data: bytes, checksums: dict[str, dict[str, str]] | None = None) -> None:
+    """Check ``data`` (the bytes of upstream file ``name``) against its pinned git blob SHA-1 and sha256.
+
+    Raises:
+        WandsDownloadError: ``name`` has no pinned checksum, or a digest differs (both digests named).
+    """
+    want = (checksums or WANDS_CHECKSUMS).get(name)
+    if not want:
+        raise WandsDownloadError(f"WANDS {name}: no pinned checksum; refusing an unverified download")
+    got = {"git_blob_sha1": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest(),
+           "sha256": hashlib.sha256(data).hexdigest()}
+    for algo, digest in want.items():
+        if got[algo] != digest:
+            raise WandsDownloadError(f"WANDS {name}: {algo} {got[algo]} does not match the pinned {digest} "
+                                     f"({len(data):,} bytes downloaded)")
+
+
+def _fetch(folder: Path, name: str, download: bool, timeout: float, base_url: str) -> Path | None:
     path = folder / name
     if path.exists():
         return path
     if not download:
         return None
+    url = base_url.format(name=name)
     try:
-        with urllib.request.urlopen(WANDS_URL.format(name=name), timeout=timeout) as r, atomic_path(path) as tmp:
-            tmp.write_bytes(r.read())
-        return path
-    except OSError:
-        return None
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            data = r.read()
+    except (urllib.error.URLError, OSError) as e:
+        raise WandsDownloadError(f"WANDS {name}: download from {url} failed: {e}") from e
+    verify_checksum(name, data)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return path
 
 
 def _features_to_json(s: object) -> str | None:
@@ -55,13 +96,17 @@ def load_wands(
     download: bool = False,
     gains: dict[str, float] | None = None,
     timeout: float = 30.0,
+    base_url: str = WANDS_URL,
 ) -> Dataset:
     """Load WANDS into the contract.
 
     Args:
         folder: local folder with the upstream TSVs (or ``query.parquet``); also the download cache.
-        download: fetch missing TSVs from GitHub (needs network); offline this silently reads what is local.
+        download: fetch the missing TSVs (query, product, label) from the pinned commit and cache them;
+            every one must download and match its checksum (needs network).
         gains: label -> gain; default :data:`WANDS_GAINS`.
+        timeout: seconds per download.
+        base_url: URL template with ``{name}`` (default :data:`WANDS_URL`; a mirror must serve the same bytes).
 
     Returns:
         Dataset; products/qrels are empty when their files are not available (queries-only copy).
@@ -69,10 +114,11 @@ def load_wands(
     Raises:
         FileNotFoundError: no query file at all. ContractError: a row breaks the contract;
         ValueError: a label outside ``gains`` (file, row and value named).
+        WandsDownloadError: with ``download=True``, a file failed to download or to match its checksum.
     """
     folder = Path(folder)
     gains = gains or WANDS_GAINS
-    qpath = _fetch(folder, "query.csv", download, timeout)
+    qpath = _fetch(folder, "query.csv", download, timeout, base_url)
     if qpath is not None:
         q = pd.read_csv(qpath, sep="\t")
     elif (folder / "query.parquet").exists():
@@ -85,7 +131,7 @@ def load_wands(
         queries["query_class"] = q["query_class"]
 
     ds = Dataset("wands", pd.DataFrame({"product_id": [], "title": [], "locale": []}), queries)
-    ppath = _fetch(folder, "product.csv", download, timeout)
+    ppath = _fetch(folder, "product.csv", download, timeout, base_url)
     if ppath is not None:
         p = pd.read_csv(ppath, sep="\t")
         hier = next((c for c in p.columns if c.replace(" ", "_") == "category_hierarchy"), None)
@@ -101,7 +147,7 @@ def load_wands(
         )
         if "product_class" in p:
             ds.products["product_class"] = p["product_class"]
-    lpath = _fetch(folder, "label.csv", download, timeout)
+    lpath = _fetch(folder, "label.csv", download, timeout, base_url)
     if lpath is not None:
         lab = pd.read_csv(lpath, sep="\t")
         bad = ~lab["label"].isin(list(gains))

@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 
 def _cluster_namer(cfg: ClusterNaming) -> Any:
-    """An LLM cluster namer when ``cluster_naming.use_llm`` and a model is configured, else None."""
+    """An LLM generator whose ``name_cluster`` names clusters when ``cluster_naming.use_llm`` and a
+    model is configured, else None."""
     if not cfg.use_llm:
         return None
     from discovery_pipelines.synthetic.generators import OpenAIGenerator
@@ -25,8 +26,7 @@ def _cluster_namer(cfg: ClusterNaming) -> Any:
     if settings is None:
         log.warning("cluster_naming.use_llm is set but no LLM model is configured: naming by top terms")
         return None
-    gen = OpenAIGenerator(settings)
-    return gen.name_cluster
+    return OpenAIGenerator(settings)
 
 
 def build_failure_groups(evaluate_per_query: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
@@ -40,11 +40,14 @@ def build_failure_groups(evaluate_per_query: pd.DataFrame, queries: pd.DataFrame
         :func:`discovery_pipelines.failure_analysis.build_report`.
     """
     p = validate(FailureAnalysisParams, params, "failure_analysis")
+    namer = _cluster_namer(p.cluster_naming)
     fa = analyse_failures(
         evaluate_per_query, queries, qrels, products, retriever=p.retriever, eval_split=p.eval_split,
         train_split=p.train_split, model=p.model, n_clusters=p.n_clusters, min_cluster_size=p.min_cluster_size,
         vocab_min_count=p.vocab_min_count, n_examples=p.n_examples, random_state=p.random_state,
-        namer=_cluster_namer(p.cluster_naming),
+        namer=namer.name_cluster if namer else None,
     )
+    if namer is not None:  # retries, bad answers and drops of the naming calls, in the report's meta
+        fa.meta["cluster_naming_llm"] = namer.client.accounting()
     log.info("failure analysis: %s Not Good of %s dev queries", fa.meta["n_not_good"], fa.meta["n_dev_queries"])
     return fa.groups, fa.stats, *build_report(fa)

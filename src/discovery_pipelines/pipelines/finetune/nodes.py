@@ -216,7 +216,7 @@ def promote(
         candidate.save_pretrained(str(tmp))
     index_dir = export_index(p.index_dir, candidate, products, factory=p.factory,
                              cache_dir=validate(ModelsParams, model_params, "finetune.models").cache_dir)
-    version = tracking.register_model(model_dir, p.registered_model_name, alias="production")
+    version = tracking.register_model(candidate, p.registered_model_name, alias="production")
     return {"promoted": True, "model_dir": str(model_dir), "index_dir": str(index_dir),
             "model_fingerprint": model_fingerprint(candidate), "registered_version": version}
 

@@ -1,0 +1,125 @@
+"""The multimodal nodes end to end on a small real slice of GroceryStore (6 classes, ~25 photos each):
+ingest -> decode -> text -> product tower -> vectors -> training queries -> QCC query tower ->
+classification / retrieval evaluation -> faiss export answered by SearchService and ``discovery search``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from discovery_pipelines.pipelines.multimodal import nodes as n
+
+CLASSES = ["Granny-Smith", "Red-Delicious", "Banana", "Oatly-Oat-Milk", "Red-Bell-Pepper", "Vine-Tomato"]
+PER_SPLIT = {"train": 14, "val": 3, "test": 6}
+
+
+@pytest.fixture(scope="module")
+def slice_run(grocery_root: Path, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("mm")
+    items = pd.read_parquet(grocery_root / "items.parquet")
+    classes = pd.read_parquet(grocery_root / "classes.parquet")
+    items = items[items["fine_class_name"].isin(CLASSES)]
+    items = pd.concat([g.head(PER_SPLIT[s]) for (_, s), g in items.groupby(["fine_class_name", "split"])])
+    dev = pd.read_csv(Path(__file__).resolve().parents[2] / "conf/base/multimodal/dev_queries.csv")
+    dev = dev[dev["fine_class_name"].isin(CLASSES)]
+    listings, cls = n.ingest_grocery_store(items, classes, grocery_root, {"blank_title_share": 0.5, "seed": 0})
+    pixels, cat, decode_report = n.decode_photos(listings, grocery_root, {"decode_px": 64})
+    text_p = {"cache_dir": None}
+    cls_emb, lst_emb = n.encode_texts(cat, cls, text_p)
+    tower_p = {"model_kwargs": {"channels": [8, 16, 32, 64], "stem_width": 8}, "dim": 32, "crop": 56,
+               "batch_size": 16, "lr": 3e-3, "max_epochs": 4, "patience": 10, "time_budget_s": 120, "device": "cpu"}
+    tower, tower_report = n.train_product_tower(pixels, cat, cls_emb, tower_p)
+    vectors, feats = n.encode_catalogue(tower, pixels, cat, lst_emb, tower_p)
+    pairs, qstats = n.generate_training_queries(cls[cls["fine_class_name"].isin(CLASSES)], dev,
+                                                {"groups": ["misspelling", "keyword"], "n_per_request": 2})
+    qt, q_report = n.train_query_tower(tower, vectors, cat, pairs, {"epochs": 1, "batch_size": 32,
+                                                                     "catalog_negatives": 16})
+    ev = {"n_bootstrap": 200, "probe_max_iter": 100, "image_root": str(grocery_root),
+          "grid_queries": ["bananas", "oat drink"]}
+    classification, confusion_fig = n.evaluate_classification(tower, vectors, feats, cat, cls, cls_emb, lst_emb, ev)
+    retrieval, per_query, grid_fig = n.evaluate_retrieval(qt, vectors, lst_emb, cat, cls, cls_emb, dev, ev)
+    return dict(out=out, listings=listings, cls=cls, pixels=pixels, cat=cat, cls_emb=cls_emb, lst_emb=lst_emb,
+                tower=tower, tower_report=tower_report, vectors=vectors, feats=feats, pairs=pairs, qstats=qstats,
+                qt=qt, q_report=q_report, classification=classification, retrieval=retrieval, per_query=per_query,
+                figs=(confusion_fig, grid_fig), dev=dev, decode_report=decode_report)
+
+
+def test_product_tower_learns_and_vectors_are_normalised(slice_run) -> None:
+    r = slice_run
+    hist = r["tower_report"]["history"]
+    assert len(hist) == 4 and hist[-1]["train_loss"] < hist[0]["train_loss"]
+    assert 1 <= r["tower_report"]["best_epoch"] <= 4 and r["tower_report"]["train_images_per_s"] > 0
+    img, txt, fused = r["vectors"]
+    assert img.shape == (len(r["cat"]), 32)
+    assert np.allclose(np.linalg.norm(img, axis=1), 1, atol=1e-4)
+    assert np.allclose(np.linalg.norm(fused, axis=1), 1, atol=1e-4)
+    blank = r["cat"]["blank_title"].to_numpy()
+    assert np.allclose(fused[blank], img[blank]) and not np.allclose(fused[~blank], img[~blank])
+    assert np.allclose(txt[blank], 0)
+
+
+def test_training_queries_never_use_test_listings_or_dev_queries(slice_run) -> None:
+    r = slice_run
+    pairs = r["pairs"]
+    assert len(pairs) > 30 and set(pairs["fine_class_id"]) <= set(r["cat"]["fine_class_id"])
+    assert not set(pairs["query"]) & set(r["dev"]["query"].str.lower())
+    assert not pairs["query"].str.contains("images/").any()
+    assert r["qstats"]["generator"] == "rules" and r["qstats"]["n_accepted"] > 0
+
+
+def test_query_tower_is_a_sentence_transformer_in_product_space(slice_run) -> None:
+    qt = slice_run["qt"]
+    v = qt.encode(["bananas"], normalize_embeddings=False)
+    assert v.shape == (1, 32) and abs(float(np.linalg.norm(v)) - 1) < 1e-4
+    assert slice_run["q_report"]["history"][-1]["loss"] > 0
+
+
+def test_evaluation_reports_every_system(slice_run) -> None:
+    c, ret = slice_run["classification"], slice_run["retrieval"]
+    for key in ("product_tower", "linear_probe", "text_only_titled"):
+        assert 0.0 <= c[key]["fine_top1"] <= c[key]["fine_top5"] <= 1.0
+    assert c["text_only_titled"]["fine_top1"] == 1.0       # a titled listing's text is its class text
+    assert set(c["aisle_coarse_accuracy"]) == {"image_knn", "image_linear", "fused_knn", "fused_linear"}
+    for subset in ("all", "blanked"):
+        for system in ("text_only", "image_only", "fused"):
+            assert 0.0 <= ret[subset][system]["ndcg@10"] <= 1.0
+            assert "recall@10" in ret[subset][system]
+        ci = ret[subset]["diff"]["fused-text_only"]["ndcg@10"]
+        assert ci["low"] <= ci["mean"] <= ci["high"]
+    # text-only retrieval cannot reach a listing without a title
+    assert ret["blanked"]["text_only"]["ndcg@10"] == 0.0
+    assert ret["blanked"]["image_only"]["ndcg@10"] > 0.0
+    t = ret["target_photos_only_vs_titled_text"]
+    assert t["ndcg@10_ratio"] == pytest.approx(t["photos_only"]["ndcg@10"] / t["text_only_fully_titled"]["ndcg@10"])
+
+
+def test_export_is_served_by_search_service_and_cli(slice_run, tmp_path: Path, minilm_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from discovery_pipelines.data.datasets import FaissIndexDataset, SentenceTransformerDataset
+    from discovery_pipelines.serve.cli import app
+    from discovery_pipelines.serve.service import SearchService
+
+    r = slice_run
+    model_dir = tmp_path / "query_tower"
+    SentenceTransformerDataset(str(model_dir)).save(r["qt"])
+    payload = n.export_listing_index(r["qt"], r["vectors"], r["cat"], r["tower_report"], {})
+    ds = FaissIndexDataset(str(tmp_path / "index"), str(model_dir))
+    ds.save(payload)
+    loaded = ds.load()
+    test_ids = r["cat"].loc[r["cat"]["split"] == "test", "product_id"].tolist()
+    assert loaded.ids["product_id"].tolist() == test_ids and loaded.manifest["model_path"] == str(model_dir.resolve())
+    # a production text model exists, yet the index is served by the query tower its manifest pins
+    monkeypatch.setattr("discovery_pipelines.serve.service.DEFAULT_MODEL_DIR", Path(minilm_path))
+    svc = SearchService(index_dir=tmp_path / "index", device="cpu")
+    assert svc.engine.model_fingerprint == loaded.manifest["model_fingerprint"]
+    res = svc.engine.search("bananas", k=5, mode="dense")
+    assert len(res.hits) == 5 and all(h.product_id in set(test_ids) for h in res.hits)
+    assert all(h.product_id.startswith("images/test/") for h in res.hits)
+    cli = CliRunner().invoke(app, ["search", "--index", str(tmp_path / "index"), "--mode", "dense", "-k", "3",
+                                   "--json", "green apples"])
+    assert cli.exit_code == 0, cli.output
+    assert '"product_id": "images/test/' in cli.output
