@@ -123,3 +123,18 @@ def test_export_is_served_by_search_service_and_cli(slice_run, tmp_path: Path, m
                                    "--json", "green apples"])
     assert cli.exit_code == 0, cli.output
     assert '"product_id": "images/test/' in cli.output
+
+
+def test_registered_pipeline_wiring() -> None:
+    from discovery_pipelines.pipelines.multimodal.pipeline import create_multimodal_stages
+
+    pipe = create_multimodal_stages()
+    names = {nd.name for nd in pipe.nodes}
+    assert {"multimodal.photos.ingest_grocery_store", "multimodal.product_tower.train_product_tower",
+            "multimodal.query_tower.train_query_tower", "multimodal.export.export_listing_index"} <= names
+    assert all(nd.name.split(".")[-1] == nd.func.__name__ for nd in pipe.nodes)
+    check = next(nd for nd in pipe.nodes if nd.name.endswith("check_parameters"))
+    out = check.run({"params:multimodal": {"ingest": {"blank_title_share": 1.0}}})
+    assert out["mm_parameters"]["ingest"]["blank_title_share"] == 1.0
+    with pytest.raises(Exception, match="blank_titel_share"):
+        check.run({"params:multimodal": {"ingest": {"blank_titel_share": 1.0}}})

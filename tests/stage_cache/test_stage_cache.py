@@ -474,17 +474,66 @@ def test_normalized_source_ignores_comments_and_docstrings() -> None:
     assert normalized_python_source(a) != normalized_python_source(c)
 
 
-def test_kedro_run_command_has_caching_default_and_no_cache_flag() -> None:
-    from discovery_pipelines.cli import DEFAULT_RUNNER, cli
+@pytest.fixture
+def kedro_project(tmp_path: Path, hd_small, monkeypatch) -> Path:
+    """A copy of this project's configuration in ``tmp_path`` whose ``ingest`` reads three small
+    contract tables (a real Home Depot slice) through the ``tables`` adapter."""
+    import shutil
+
+    root = Path(__file__).resolve().parents[2]
+    proj = tmp_path / "proj"
+    shutil.copytree(root / "conf", proj / "conf", ignore=shutil.ignore_patterns("local"))
+    (proj / "conf" / "local").mkdir()
+    shutil.copy(root / "pyproject.toml", proj / "pyproject.toml")
+    (proj / "src").mkdir()   # the package itself is imported from this checkout
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    q = hd_small.queries.head(30)[["query_id", "text"]]
+    r = hd_small.qrels[hd_small.qrels["query_id"].isin(set(q["query_id"]))][["query_id", "product_id", "gain"]]
+    p = hd_small.products[hd_small.products["product_id"].isin(set(r["product_id"]))][["product_id", "title"]]
+    for name, df in (("products", p), ("queries", q), ("qrels", r)):
+        df.to_csv(raw / f"{name}.csv", index=False)
+    (proj / "conf" / "local" / "parameters_ingest.yml").write_text(
+        f"ingest:\n  source: tables\n  path: {raw}\n  tables:\n"
+        + "".join(f"    {n}: {raw / (n + '.csv')}\n" for n in ("products", "queries", "qrels"))
+    )
+    # MLflow tracking is not what this test is about: off for ingest (kedro-mlflow's own switch)
+    mlflow_yml = (root / "conf" / "base" / "mlflow.yml").read_text()
+    assert "    pipelines: []" in mlflow_yml
+    (proj / "conf" / "local" / "mlflow.yml").write_text(mlflow_yml.replace("    pipelines: []", "    pipelines: [ingest]"))
+    monkeypatch.chdir(proj)
+    monkeypatch.delenv("DISCOVERY_STAGE_CACHE_DIR", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return proj
+
+
+def test_kedro_run_uses_the_caching_runner_and_no_cache_runs_everything(kedro_project: Path) -> None:
+    """The project's ``kedro run`` (its own ``run`` command, every Kedro flag kept): by default the
+    second run skips every node; ``--no-cache`` runs them all and refreshes the records; a new file
+    in the declared ``ingest.path`` folder re-runs ingest."""
+    from click.testing import CliRunner
+    from kedro.framework.cli.project import run as kedro_run
+    from kedro.framework.startup import bootstrap_project
+
+    from discovery_pipelines.cli import cli
 
     run = cli.commands["run"]
-    names = {p.name for p in run.params}
-    from kedro.framework.cli.project import run as kedro_run
+    assert {p.name for p in kedro_run.params} | {"no_cache"} == {p.name for p in run.params}
+    bootstrap_project(kedro_project)
+    last_run = kedro_project / "data" / ".stage_cache" / "last_run.json"
 
-    assert {p.name for p in kedro_run.params} | {"no_cache"} == names
-    assert DEFAULT_RUNNER == "discovery_pipelines.stage_cache.CachingRunner"
-    help_text = run.get_help(__import__("click").Context(run))
-    assert "--no-cache" in help_text and "CachingRunner" in help_text
+    def kedro(*args: str) -> dict[str, str]:
+        result = CliRunner().invoke(cli, ["run", "--pipelines", "ingest", *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output[-3000:]
+        summary = json.loads(last_run.read_text())
+        return {n["node"].rsplit(".", 1)[-1]: n["status"] for n in summary["nodes"]}
+
+    assert kedro() == {"load_source": "ran", "split_queries": "ran"}
+    assert kedro() == {"load_source": "skipped", "split_queries": "skipped"}
+    assert kedro("--no-cache") == {"load_source": "ran", "split_queries": "ran"}
+    assert json.loads(last_run.read_text())["enabled"] is False
+    (kedro_project.parent / "raw" / "notes.txt").write_text("a new file in the source folder")
+    assert kedro()["load_source"] == "ran"     # the folder's content is part of params:ingest
 
 
 def test_helpers_reached_through_module_level_tables_count_as_code(project: Project) -> None:

@@ -37,6 +37,8 @@ class FakeLLM:
         self.jury_irrelevant: set[str] = set()
         self.in_flight = 0
         self.max_in_flight = 0
+        # optional hook for other request shapes (e.g. the carousels pipeline): body -> content | None
+        self.responder = None
         self.retry_after_s = 1.5
         self.times: dict[str, list[float]] = defaultdict(list)
 
@@ -90,6 +92,12 @@ def make_handler(fake: FakeLLM):
             with fake.lock:
                 fake.bodies.append(body)
             user = body["messages"][-1]["content"]
+            if fake.responder is not None:
+                content = fake.responder(body)
+                if content is not None:
+                    with fake.lock:
+                        fake.total += 1
+                    return self._send(200, _completion(content))
             m = _PID.search(user)
             pid, title = (m.group(1), m.group(2)) if m else ("?", "")
             pair = _PAIR.search(user)

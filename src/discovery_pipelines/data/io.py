@@ -90,7 +90,7 @@ def tree_digest(
 
     Args:
         root: the folder.
-        files: the files to include (absolute, or relative to ``root``); default every regular file
+        files: the files to include, as paths relative to ``root`` (or absolute); default every regular file
             below ``root`` (empty folders contribute nothing, symlinks are followed).
         file_digest: digest of one file (the stage cache passes its memoised
             ``StateStore.file_digest``); default :func:`sha256_file`.

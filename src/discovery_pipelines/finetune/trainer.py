@@ -11,17 +11,18 @@ The cached variant (Gao et al. 2021, GradCache) decouples the contrastive batch 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
 import time
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from discovery_pipelines.data.io import sha256_parts
 from discovery_pipelines.search.models import load_model, model_fingerprint
 from discovery_pipelines.data.params import Params
 from discovery_pipelines.data.splits import judged_and_sampled
@@ -188,14 +189,12 @@ def _training_args(config: TrainConfig, output_dir: str, **overrides: Any) -> An
 
 def _job_fingerprint(base_model: Any, ds: Any, config: TrainConfig) -> str:
     """SHA-256 of what defines a training job: base model, every training row, the configuration."""
-    h = hashlib.sha256()
-    h.update(model_fingerprint(base_model).encode())
-    h.update(json.dumps(config.model_dump(), sort_keys=True, default=str).encode())
-    h.update(resolve_precision(config.precision).encode())   # "auto" differs between machines
-    for row in zip(*(ds[c] for c in ds.column_names)):
-        h.update("\x1f".join(row).encode("utf-8"))
-        h.update(b"\x1e")
-    return h.hexdigest()
+    rows = ("\x1f".join(row) + "\x1e" for row in zip(*(ds[c] for c in ds.column_names)))
+    return sha256_parts(chain(
+        [model_fingerprint(base_model), json.dumps(config.model_dump(), sort_keys=True, default=str),
+         resolve_precision(config.precision)],   # "auto" differs between machines
+        rows,
+    ))
 
 
 _ELAPSED = "elapsed.json"   # per checkpoint: training wall seconds of all steps up to it (across resumes)

@@ -7,8 +7,9 @@ second evaluation of the same model on the same corpus free.
 
 from __future__ import annotations
 
-import hashlib
+import io
 import json
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,9 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from discovery_pipelines.data.io import atomic_path
+from discovery_pipelines.data.io import atomic_path, sha256_bytes, sha256_parts, sha256_text, write_json
 from discovery_pipelines.search.models import load_model, model_fingerprint
 from discovery_pipelines.search.precision import autocast, resolve_precision
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR = Path(os.environ.get("DISCOVERY_EMBEDDING_CACHE", "data/07_model_output/embedding_cache"))
 
@@ -34,12 +37,44 @@ def product_texts(products: pd.DataFrame, fields: Sequence[str] = ("title",), se
 
 
 def corpus_fingerprint(texts: Sequence[str]) -> str:
-    """SHA-256 of the texts in order (hex)."""
-    h = hashlib.sha256()
-    for t in texts:
-        h.update(t.encode("utf-8"))
-        h.update(b"\x00")
-    return h.hexdigest()
+    """SHA-256 of the texts in order, each followed by a NUL byte (hex)."""
+    return sha256_parts(f"{t}\x00" for t in texts)
+
+
+def _read_cached(path: Path, n_texts: int) -> np.ndarray | None:
+    """The array cached at ``path`` if its sidecar ``<key>.json`` vouches for it, else ``None``.
+
+    The sidecar (written after the array) records the SHA-256 of the ``.npy`` bytes, its shape and
+    dtype. A missing sidecar, a checksum mismatch (truncated or replaced file), a shape other than
+    the recorded one or than ``(n_texts, dim)``, or an unreadable file is a logged miss.
+    """
+    meta_path = path.with_suffix(".json")
+    if not path.exists():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        if sha256_bytes(raw) != meta["sha256"]:
+            raise ValueError(f"checksum {sha256_bytes(raw)[:12]}... is not the recorded {str(meta['sha256'])[:12]}...")
+        arr = np.load(io.BytesIO(raw), allow_pickle=False)
+        want = (n_texts, int(meta["shape"][1]))
+        if tuple(meta["shape"]) != want or arr.shape != want or str(arr.dtype) != meta["dtype"]:
+            raise ValueError(f"shape {arr.shape} {arr.dtype}, expected {want} {meta['dtype']} (recorded {meta['shape']})")
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+        logger.warning("embedding cache: ignoring %s (%s); recomputing", path, e)
+        return None
+    return arr
+
+
+def _write_cached(path: Path, arr: np.ndarray, model_key: str, corpus_key: str) -> None:
+    """Write ``arr`` to ``path`` (``.npy``) and then its sidecar ``.json`` (checksum, shape, dtype), each atomically."""
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    raw = buf.getvalue()
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(raw)
+    write_json({"sha256": sha256_bytes(raw), "shape": list(arr.shape), "dtype": str(arr.dtype),
+                "model_fingerprint": model_key, "corpus_fingerprint": corpus_key}, path.with_suffix(".json"))
 
 
 def encode(
@@ -58,13 +93,15 @@ def encode(
     Args:
         model: name, path or ``SentenceTransformer``.
         texts: strings to encode, order kept.
-        cache_dir: folder for ``{model}-{corpus}.npy`` files; ``None`` disables caching.
+        cache_dir: cache folder; each entry is ``<key>.npy`` (the array) plus ``<key>.json`` (its SHA-256,
+            shape and dtype, checked on every hit); ``None`` disables caching.
         model_key: precomputed :func:`models.model_fingerprint` (saves hashing the weights again).
         precision: ``fp32``, ``bf16`` (autocast) or ``auto`` (:func:`precision.resolve_precision`; ``None``
             reads ``DISCOVERY_PRECISION``, default ``auto``: bf16 where the hardware runs it natively).
 
-    The cache key is (model fingerprint, corpus fingerprint, max_seq_length, prompt, precision); a hit
-    returns the stored array without loading the model.
+    ``<key>`` is the first 32 hex digits of the SHA-256 of (model fingerprint, corpus fingerprint, prompt,
+    precision unless fp32). A hit returns the stored array without loading the model; an entry whose
+    checksum, shape or dtype does not match is logged as a miss and recomputed (and rewritten).
 
     Raises:
         ValueError: unknown ``precision``.
@@ -74,13 +111,13 @@ def encode(
     path = None
     if cache_dir is not None:
         mkey = model_key or model_fingerprint(model)
-        parts = [mkey, corpus_fingerprint(texts), prompt_name] + ([prec] if prec != "fp32" else [])
-        key = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+        ckey = corpus_fingerprint(texts)
+        parts = [mkey, ckey, prompt_name] + ([prec] if prec != "fp32" else [])
+        key = sha256_text(json.dumps(parts))[:32]
         path = Path(cache_dir) / f"{key}.npy"
-        if path.exists():
-            arr = np.load(path)
-            if arr.shape[0] == len(texts):
-                return arr
+        cached = _read_cached(path, len(texts))
+        if cached is not None:
+            return cached
     st = load_model(model)
     with autocast(prec, device_type=st.device.type):
         arr = st.encode(
@@ -93,7 +130,5 @@ def encode(
         )
     arr = np.asarray(arr, dtype=np.float32)
     if path is not None:
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, arr)
+        _write_cached(path, arr, mkey, ckey)
     return arr

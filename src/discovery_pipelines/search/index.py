@@ -20,7 +20,6 @@ Faiss: Johnson, Douze & Jégou, "Billion-scale similarity search with GPUs", IEE
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import uuid
@@ -33,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from discovery_pipelines.search.embeddings import DEFAULT_CACHE_DIR, corpus_fingerprint, encode, product_texts
-from discovery_pipelines.data.io import atomic_path
+from discovery_pipelines.data.io import atomic_path, sha256_bytes, sha256_file
 from discovery_pipelines.search.precision import resolve_precision
 
 FORMAT_VERSION = 1
@@ -99,14 +98,6 @@ class LoadedIndex:
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _library_versions() -> dict[str, str]:
@@ -310,7 +301,7 @@ def export_index(
             "corpus_fingerprint": corpus_fingerprint(texts),
             "columns": list(ids.columns),
             "search_params": dict(search_params or {}),
-            "files": {f: {"bytes": (tmp / f).stat().st_size, "sha256": _sha256_file(tmp / f)} for f in files},
+            "files": {f: {"bytes": (tmp / f).stat().st_size, "sha256": sha256_file(tmp / f)} for f in files},
             "library_versions": _library_versions(),
             "metadata": dict(metadata or {}),
         }
@@ -341,7 +332,7 @@ def read_manifest(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
         raise IndexLoadError(f"{mf}: not valid JSON ({e})") from e
     if not isinstance(manifest, dict):
         raise IndexLoadError(f"{mf}: expected a JSON object, got {type(manifest).__name__}")
-    return manifest, hashlib.sha256(raw).hexdigest()
+    return manifest, sha256_bytes(raw)
 
 
 def load_index(
@@ -399,7 +390,7 @@ def load_index(
         size = f.stat().st_size
         if size != info.get("bytes"):
             raise IndexLoadError(f"{where}: file {name} has {size} bytes, {MANIFEST_FILE} says {info.get('bytes')}")
-        if verify_checksums and _sha256_file(f) != info.get("sha256"):
+        if verify_checksums and sha256_file(f) != info.get("sha256"):
             raise IndexLoadError(f"{where}: file {name} does not match its sha256 in {MANIFEST_FILE}")
 
     n, d = int(manifest["n_vectors"]), int(manifest["dimension"])

