@@ -1,11 +1,11 @@
 """Load test of the search service on loopback over the full Home Depot catalogue (54,667 products).
 
 Levels, each measured with the same real Home Depot queries, one request at a time
-(p50/p99 latency, QPS = requests / wall time), then with concurrent clients for throughput:
+(p50/p95/p99 latency, QPS = requests / wall time), then with concurrent clients for throughput:
 
 1. bare faiss   ``IndexFlatIP.search`` of a pre-encoded query vector (in this process)
 2. bare encode+faiss   query encoding + faiss search (in this process)
-3. engine   ``SearchEngine.search`` in this process, per mode (dense, bm25, hybrid)
+3. engine   ``SearchEngine.search`` in this process, per mode (dense, bm25, hybrid; rerank with ``--reranker``)
 4. HTTP   ``GET /search`` against ``discovery serve`` in a child process (uvicorn, loopback), per mode
 
 service overhead ratio = HTTP p50 / bare p50 (dense vs encode+faiss). Bounded: each measurement
@@ -63,7 +63,7 @@ def machine_load() -> dict:
 def stats(lat_s: list[float], wall_s: float) -> dict:
     ms = np.asarray(lat_s) * 1000.0
     return {"n": len(ms), "p50_ms": round(float(np.percentile(ms, 50)), 2),
-            "p99_ms": round(float(np.percentile(ms, 99)), 2), "mean_ms": round(float(ms.mean()), 2),
+            "p95_ms": round(float(np.percentile(ms, 95)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2), "mean_ms": round(float(ms.mean()), 2),
             "qps": round(len(ms) / wall_s, 1) if wall_s > 0 else None}
 
 
@@ -134,6 +134,9 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=4, help="client threads for the throughput runs")
     ap.add_argument("--threads", type=int, default=1, help="torch/faiss threads (service and bare)")
     ap.add_argument("--out", default=str(ROOT / "results/serve/benchmark.json"))
+    ap.add_argument("--reranker", default=None,
+                    help="cross-encoder folder (e.g. data/06_models/teacher): export it and measure mode=rerank")
+    ap.add_argument("--rerank-top-n", type=int, default=20, help="hybrid candidates the cross-encoder re-scores")
     args = ap.parse_args()
 
     import faiss
@@ -158,15 +161,18 @@ def main() -> None:
     fresh = True
     try:
         m, _ = read_manifest(index_dir)
-        fresh = m.get("corpus_fingerprint") != corpus_fingerprint(texts)
+        fresh = m.get("corpus_fingerprint") != corpus_fingerprint(texts) or (
+            bool(args.reranker) != bool(m.get("reranker")))
     except Exception:  # noqa: BLE001
         pass
     t = time.perf_counter()
     if fresh:
         print(f"exporting {len(products):,} products with {args.model} -> {index_dir}", flush=True)
-        export_index(index_dir, args.model, products, metadata={"purpose": "serve benchmark"})
+        export_index(index_dir, args.model, products, metadata={"purpose": "serve benchmark"},
+                     reranker=args.reranker, rerank_top_n=args.rerank_top_n)
     export_s = time.perf_counter() - t
     queries = ds.queries["text"].sample(n=min(2000, len(ds.queries)), random_state=0).tolist()
+    modes = ("dense", "bm25", "hybrid") + (("rerank",) if args.reranker else ())
 
     model_dir = resolve_model_path(args.model)
     t = time.perf_counter()
@@ -186,7 +192,7 @@ def main() -> None:
     res["bare"]["encode_plus_faiss_k10"] = measure(lambda q: li.index.search(engine.encode_query(q), 10), queries, n, T)
     res["bare"]["bm25s_k10"] = measure(lambda q: engine.bm25.search([q], k=10), queries, n, T)
     print("bare:", {k: (v["p50_ms"], v["p99_ms"]) for k, v in res["bare"].items()}, flush=True)
-    for mode in ("dense", "bm25", "hybrid"):
+    for mode in modes:
         res["engine"][mode] = measure(lambda q, m=mode: engine.search(q, k=10, mode=m), queries, n, T)
     print("engine:", {k: (v["p50_ms"], v["p99_ms"]) for k, v in res["engine"].items()}, flush=True)
     del engine, st, li, qvecs
@@ -219,7 +225,7 @@ def main() -> None:
         print(f"server up in {server_start_s:.1f}s on {base}", flush=True)
         server_took: dict[str, list[float]] = {}
         with httpx.Client(base_url=base, timeout=30) as c:
-            for mode in ("dense", "bm25", "hybrid"):
+            for mode in modes:
                 took = server_took.setdefault(mode, [])
 
                 def call(q: str, m: str = mode, took: list = took) -> None:
@@ -230,7 +236,7 @@ def main() -> None:
                 res["http"][mode] = measure(call, queries, n, T)
                 res["http"][mode]["server_engine_p50_ms"] = round(statistics.median(took), 2)
         print("http:", {k: (v["p50_ms"], v["p99_ms"], v["qps"]) for k, v in res["http"].items()}, flush=True)
-        for mode in ("dense", "bm25", "hybrid"):
+        for mode in modes:
             def make(m: str = mode) -> Callable[[str], object]:
                 c = httpx.Client(base_url=base, timeout=30)
                 return lambda q: c.get("/search", params={"q": q, "k": 10, "mode": m}).raise_for_status()
@@ -253,7 +259,7 @@ def main() -> None:
         "http_bm25_p50_over_bm25s_p50": round(res["http"]["bm25"]["p50_ms"] / bare["bm25s_k10"]["p50_ms"], 2),
         "http_minus_engine_dense_p50_ms": round(res["http"]["dense"]["p50_ms"] - res["engine"]["dense"]["p50_ms"], 2),
     }
-    for mode in ("dense", "bm25", "hybrid"):  # same process, same moment: HTTP + JSON cost alone
+    for mode in modes:  # same process, same moment: HTTP + JSON cost alone
         h = res["http"][mode]
         ratios[f"http_{mode}_p50_over_server_engine_p50"] = round(h["p50_ms"] / h["server_engine_p50_ms"], 2)
         ratios[f"http_{mode}_minus_server_engine_p50_ms"] = round(h["p50_ms"] - h["server_engine_p50_ms"], 2)

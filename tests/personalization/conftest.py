@@ -62,3 +62,26 @@ def ic_slice(ic_folder: Path) -> dict[str, pd.DataFrame]:
         "products": pd.read_parquet(ic_folder / "products.parquet"),
         "users": picked.reset_index(drop=True),
     }
+
+
+@pytest.fixture(scope="session")
+def cj_small(cj_folder: Path):
+    """Histories of 120 real households (ids 1..120) with the full products table, split and staged."""
+    from discovery_pipelines.data.ingest.completejourney import completejourney_histories
+    from discovery_pipelines.personalization.split import split_last_baskets
+
+    tr = pq.read_table(cj_folder / "transactions.parquet", filters=[("household_id", "in", list(range(1, 121)))])
+    h = completejourney_histories(tr.to_pandas(), pd.read_parquet(cj_folder / "products.parquet"))
+    lines, users = split_last_baskets(h.lines, 3)
+    return h, lines, users
+
+
+@pytest.fixture(scope="session")
+def cj_small_text(cj_small, st_model):
+    """Title embeddings of the slice's items (project model, embedding cache)."""
+    from discovery_pipelines.personalization.items import item_table, text_embeddings
+
+    h, lines, _ = cj_small
+    items = item_table(lines, h.products)
+    cache = Path(__file__).resolve().parents[2] / "data" / "07_model_output" / "embedding_cache"
+    return items, text_embeddings(items, st_model, cache_dir=cache, show_progress=False)

@@ -74,6 +74,25 @@ def test_finetune_chain_ci(ci_project: Path):
     assert cand["throughput_ratio_vs_st_trainer"] == pytest.approx(
         cand["examples_per_second"] / cand["st_trainer_alone"]["examples_per_second"])
     assert "trainer alone on the same rows" in (rep / "finetune" / "report.md").read_text()
+    # the quality stage: every mode on dev and holdout, CIs against BM25, the served choice in the manifest
+    quality = json.loads((rep / "quality" / "metrics.json").read_text())
+    for split in ("dev", "holdout"):
+        systems = quality["by_split"][split]
+        assert {"bm25", "dense:base", "dense:candidate", "hybrid:candidate", "rerank:candidate"} <= set(systems)
+        ci = systems["rerank:candidate"]["vs_bm25"]
+        assert ci["low"] <= ci["mean"] <= ci["high"]
+    fusion = quality["fusion"]["candidate"]
+    assert fusion["dev_ndcg@10"] >= max(fusion["inputs_dev_ndcg@10"].values()) - 1e-9
+    assert -1.0 <= quality["teacher_agreement_dev"]["spearman_vs_gain"] <= 1.0
+    assert set(quality["latency_ms"]) == {"bm25", "dense", "hybrid", "rerank"}
+    expansion = json.loads((rep / "quality" / "label_expansion_stats.json").read_text())
+    assert expansion["scored_pairs"] > 0 and expansion["human_labels_of_sampled_train_queries"] > 0
+    assert "Served default mode" in (rep / "quality" / "report.md").read_text()
+    if promoted:
+        manifest = json.loads((index_dir / "manifest.json").read_text())
+        assert manifest["default_mode"] == quality["serving"]["default_mode"]
+        assert manifest["fusion"] == fusion["config"]
+        assert (index_dir / manifest["reranker"]["dir"] / "config.json").exists()
 
     # second run with nothing changed: every node is skipped by the stage cache
     proc2 = _kedro(ci_project, "--pipeline=finetune", "--env=ci")

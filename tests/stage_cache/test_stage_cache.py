@@ -315,6 +315,20 @@ def test_damaged_state_database_is_moved_aside_and_the_run_proceeds(
     assert set(project.run().values()) == {"skipped"}
 
 
+def test_an_unusable_cache_folder_runs_with_state_in_memory(project: Project, caplog) -> None:
+    """``cache_dir`` that cannot hold a database (here: it is a regular file) is logged, and the run
+    completes with its state in memory (every node runs, nothing is skipped on the next run either)."""
+    blocker = project.root / "not_a_folder"
+    blocker.write_text("a file where the cache folder should be")
+    with caplog.at_level("WARNING", logger="discovery_pipelines.stage_cache"):
+        runner = CachingRunner(cache_dir=blocker)
+        runner.run(project.pipeline(), project.catalog())
+    assert {d.status for d in runner.decisions} == {"ran"} and runner.summary["outcome"] == "completed"
+    message = " ".join(r.getMessage() for r in caplog.records)
+    assert f"cannot use {blocker / 'state.sqlite'}" in message and "in memory" in message
+    assert blocker.read_text() == "a file where the cache folder should be"
+
+
 def test_interrupted_run_is_recorded_with_the_node_it_stopped_in(project: Project) -> None:
     """Ctrl-C inside a node: last_run.json says the run was interrupted and where, the node keeps
     no record (its outputs may be partial), and the next run re-runs it."""

@@ -145,3 +145,16 @@ class FaissIndexDataset(AbstractDataset[Any, Any]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "model_dir": str(self._model_dir)}
+
+
+class CrossEncoderDataset(SentenceTransformerDataset):
+    """A sentence-transformers ``CrossEncoder`` folder as a Kedro dataset (the re-ranking teacher);
+    saved atomically like :class:`SentenceTransformerDataset`."""
+
+    def load(self) -> Any:
+        from discovery_pipelines.search.rerank import load_cross_encoder
+
+        return load_cross_encoder(self._filepath)
+
+    def _exists(self) -> bool:
+        return (self._filepath / "config.json").exists()

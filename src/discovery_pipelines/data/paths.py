@@ -77,13 +77,22 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return []
 
 
+def _is_content(annotation: Any) -> bool:
+    """True for ``InputPath`` and for unions holding it (``InputPath | None``)."""
+    if typing.get_origin(annotation) is Annotated:
+        return any(isinstance(m, ContentHashed) for m in annotation.__metadata__)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_is_content(a) for a in typing.get_args(annotation))
+    return False
+
+
 def content_paths_of(model: type[BaseModel], prefix: str = "") -> list[str]:
-    """Dotted keys (below ``prefix``) of every :data:`InputPath` field of ``model``, nested models
-    followed (also through ``Optional``), sorted."""
+    """Dotted keys (below ``prefix``) of every :data:`InputPath` (or ``InputPath | None``) field of
+    ``model``, nested models followed (also through ``Optional``), sorted."""
     keys: list[str] = []
     for name, field in model.model_fields.items():
         key = f"{prefix}.{name}" if prefix else name
-        if any(isinstance(m, ContentHashed) for m in field.metadata):
+        if any(isinstance(m, ContentHashed) for m in field.metadata) or _is_content(field.annotation):
             keys.append(key)
             continue
         for sub in _models_in(field.annotation):

@@ -58,6 +58,7 @@ class TrainConfig(Params):
     save_total_limit: int = 2
     logging_steps: int = 10
     precision: str = "auto"             # fp32 | bf16 (mixed-precision autocast) | auto (DISCOVERY_PRECISION, else bf16 where native)
+    budget_seconds: float | None = None  # wall-clock cap: steps = min(one pass, budget / probed s per step), see finetune.budget
 
 
 @dataclass
@@ -79,6 +80,7 @@ class TrainResult:
     best_metric: float | None = None
     selected_step: int | None = None
     selection: str | None = None
+    budget: dict[str, Any] | None = None
 
 
 def _train_dataset(pairs: pd.DataFrame, num_negatives: int):
@@ -267,6 +269,9 @@ def train(
     pairs = _usable_rows(pairs, config)
     if pairs.empty:
         raise ValueError("no training rows left (empty pairs, or no anchor had the required hard negatives)")
+    budget = None
+    if config.budget_seconds and config.max_steps < 0:
+        config, budget = plan_budget(base_model, pairs, config)
     model, inference_max_seq_length = _prepare_model(base_model, config)
     loss = _make_loss(model, config)
     ds = _train_dataset(pairs, config.num_negatives)
@@ -329,10 +334,38 @@ def train(
     examples = min(len(ds), steps_done * config.batch_size) if config.max_steps < 0 else steps_done * config.batch_size
     examples -= min(examples, start_step * config.batch_size)   # steps whose time is unknown are not counted
     res = TrainResult(final, history, secs, int(examples), examples / secs if secs > 0 else 0.0, resume_from,
-                      trainer.state.best_metric, selected_step, selection)
+                      trainer.state.best_metric, selected_step, selection, budget)
     (work / "train_result.json").write_text(json.dumps({k: (str(v) if isinstance(v, Path) else v)
                                                          for k, v in res.__dict__.items()}, default=str, indent=1))
     return res
+
+
+def plan_budget(base_model: Any, pairs: pd.DataFrame, config: TrainConfig,
+                probe_steps: int = 2) -> tuple[TrainConfig, dict[str, Any]]:
+    """Fit ``config`` to its ``budget_seconds``: measure seconds per step with sentence-transformers' bare
+    trainer (:func:`bare_trainer_throughput`, ``probe_steps`` steps) at fp32 and bf16 where bf16 is native,
+    keep the faster precision (:func:`discovery_pipelines.finetune.budget.choose_precision`) and cap
+    ``max_steps`` at ``budget / seconds_per_step`` when one pass over ``pairs`` would not fit.
+
+    Returns:
+        ``(config with precision and max_steps set, plan)``; ``plan`` holds the CPU, the probe figures, the
+        chosen precision and the steps (logged, and reported in the training summary).
+    """
+    import dataclasses
+    import math
+
+    from discovery_pipelines.finetune.budget import choose_precision, plan_steps
+
+    def probe(p: str) -> float:
+        r = bare_trainer_throughput(base_model, pairs, dataclasses.replace(config, precision=p), probe_steps)
+        return r["seconds"] / max(r["steps"], 1)
+
+    prec = choose_precision(config.precision, probe, "training")
+    full = max(1, math.ceil(len(_usable_rows(pairs, config)) * config.epochs / config.batch_size))
+    plan = plan_steps(full, prec["seconds_per_step"], config.budget_seconds)
+    log.info("training: %d of %d steps at %s (%s)", plan["steps"], full, prec["precision"], plan["reason"])
+    steps = plan["steps"] if plan["steps"] < full else -1
+    return dataclasses.replace(config, precision=prec["precision"], max_steps=steps), {**plan, "precision": prec}
 
 
 def _select_model(trainer: Any, metric: str | None, min_delta: float) -> tuple[Any, int, str]:

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from discovery_pipelines.data.paths import InputPath, parameters_schema
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -32,7 +34,7 @@ class TextParams(_Strict):
 class ProductTowerParams(_Strict):
     arch: str = "resnet18"
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    weights_path: str | None = None
+    weights_path: InputPath | None = None     # content-hashed by the stage cache
     dim: int = 256
     crop: int = Field(96, ge=32, le=512)
     batch_size: int = 64
@@ -90,7 +92,7 @@ class EvaluationParams(_Strict):
     probe_max_iter: int = 300
     grid_queries: list[str] = Field(default_factory=lambda: ["green apples for baking", "oat drink", "bell peppers",
                                                              "vanilla yoghurt", "tomatoes on the vine"])
-    image_root: str = "../shared/datasets/grocery_store"
+    image_root: InputPath = "../shared/datasets/grocery_store"   # content-hashed by the stage cache
 
 
 class ExportParams(_Strict):
@@ -114,6 +116,7 @@ class TextQCCParams(_Strict):
     seed: int = 0
 
 
+@parameters_schema("multimodal")
 class MultimodalParams(_Strict):
     """The whole ``multimodal`` parameter block."""
 

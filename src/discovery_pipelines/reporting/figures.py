@@ -57,3 +57,29 @@ def metrics_bar_plot(by_split: Mapping[str, Mapping[str, Mapping[str, float]]],
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def ndcg_ci_plot(by_split: Mapping[str, Mapping[str, Mapping[str, Any]]], baseline: str = "bm25",
+                 metric: str = "ndcg@10") -> plt.Figure:
+    """One panel per split: ``metric`` per system as horizontal bars, with the paired-bootstrap interval of
+    its difference to ``baseline`` (``row[f"vs_{baseline}"]``) drawn around the bar's end."""
+    fig, axes = plt.subplots(1, len(by_split), figsize=(6.5 * len(by_split), 0.45 * max(
+        len(s) for s in by_split.values()) + 1.5), squeeze=False)
+    for ax, (split, systems) in zip(axes[0], by_split.items()):
+        names = list(systems)
+        vals = [float(systems[n][metric]) for n in names]
+        base = float(systems[baseline][metric]) if baseline in systems else 0.0
+        err = [[0.0, 0.0] if f"vs_{baseline}" not in systems[n] else
+               [systems[n][f"vs_{baseline}"]["mean"] - systems[n][f"vs_{baseline}"]["low"],
+                systems[n][f"vs_{baseline}"]["high"] - systems[n][f"vs_{baseline}"]["mean"]] for n in names]
+        ax.barh(names, vals, xerr=list(zip(*err)), capsize=3, color="#4c72b0")
+        ax.axvline(base, color="k", lw=0.8, ls="--", label=f"{baseline} {base:.3f}")
+        ax.axvline(base + 0.05, color="r", lw=0.8, ls=":", label=f"{baseline} + 0.05")
+        for y, v in enumerate(vals):
+            ax.text(v, y, f" {v:.3f}", va="center", fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{metric} (bars: 95% paired bootstrap CI of the difference to {baseline})")
+        ax.set_title(split)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig

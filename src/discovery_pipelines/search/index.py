@@ -10,6 +10,7 @@ never a half-written one::
                         available, store* ...), one row per vector, in index order
       embeddings.npy    optional float32 (N, d) L2-normalised vectors, for exact masked KNN /
                         re-ranking (skipped for large corpora with ``save_embeddings=False``)
+      reranker/         optional cross-encoder folder (``mode=rerank``), its files listed in the manifest
       manifest.json     what built it and how to check it (see :func:`export_index`)
 
 Faiss: Johnson, Douze & Jégou, "Billion-scale similarity search with GPUs", IEEE TBD 2019. The
@@ -40,6 +41,8 @@ INDEX_FILE = "index.faiss"
 IDS_FILE = "ids.parquet"
 MANIFEST_FILE = "manifest.json"
 EMBEDDINGS_FILE = "embeddings.npy"
+RERANKER_DIR = "reranker"
+SERVING_MODES = ("dense", "bm25", "hybrid", "rerank")
 
 #: Columns copied into ``ids.parquet`` when present in ``products`` (filters and display).
 FILTER_COLUMNS = ("category_path", "brand", "color", "locale", "available")
@@ -180,6 +183,11 @@ def export_index(
     search_params: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     show_progress: bool = True,
+    fusion: dict[str, Any] | None = None,
+    reranker: Any = None,
+    rerank_top_n: int = 30,
+    default_mode: str = "hybrid",
+    serving: dict[str, Any] | None = None,
 ) -> Path:
     """Encode ``products`` with ``model``, build a faiss index and write the index folder atomically.
 
@@ -203,6 +211,12 @@ def export_index(
         search_params: defaults the service applies to non-flat indexes, e.g. ``{"nprobe": 16}``
             (IVF) or ``{"efSearch": 64}`` (HNSW).
         metadata: free-form JSON-able dict stored under ``manifest["metadata"]`` (run id, gate ...).
+        fusion: the hybrid fusion chosen on dev (:meth:`discovery_pipelines.search.fusion.FusionConfig.to_dict`);
+            default RRF c=60 with equal weights. The service fuses with it.
+        reranker: a cross-encoder (``CrossEncoder`` or folder) copied into ``reranker/`` for ``mode=rerank``;
+            ``rerank_top_n`` hybrid candidates it re-scores per query.
+        default_mode: the mode served when a request names none (one of ``SERVING_MODES``).
+        serving: free-form record of how the serving choice was made (dev figures, latency budget).
 
     Returns:
         ``Path(out_dir)``.
@@ -211,8 +225,9 @@ def export_index(
     ``model_fingerprint``, ``fingerprint_kind``, ``model_path``, ``dimension``, ``metric``,
     ``factory``, ``n_vectors``, ``is_trained``, ``text_fields``, ``corpus_fingerprint``
     (:func:`discovery_pipelines.search.embeddings.corpus_fingerprint` of the encoded texts),
-    ``columns``, ``search_params``, ``files`` (name -> {bytes, sha256}), ``library_versions``,
-    ``metadata``.
+    ``columns``, ``search_params``, ``files`` (name -> {bytes, sha256}; reranker files as
+    ``reranker/<file>``), ``library_versions``, ``fusion``, ``reranker`` (``{"dir", "fingerprint", "top_n"}``
+    or ``None``), ``default_mode``, ``serving``, ``metadata``.
 
     Raises:
         ValueError: empty products, missing/duplicate ``product_id``, ``embeddings`` whose shape
@@ -232,6 +247,12 @@ def export_index(
         raise ValueError(
             f"export_index: product_id must be unique; row {int(dup.index[0])} repeats {dup.iloc[0]!r}"
         )
+    if default_mode not in SERVING_MODES or (default_mode == "rerank" and reranker is None):
+        raise ValueError(f"export_index: default_mode {default_mode!r} must be one of {SERVING_MODES} "
+                         "('rerank' needs a reranker)")
+    from discovery_pipelines.search.fusion import FusionConfig
+
+    fusion_cfg = FusionConfig.from_dict(fusion).to_dict()
     missing = [c for c in extra_columns if c not in products.columns]
     if missing:
         raise ValueError(f"export_index: extra_columns {missing} are not product columns {list(products.columns)}")
@@ -284,6 +305,15 @@ def export_index(
             with open(tmp / EMBEDDINGS_FILE, "wb") as fh:
                 np.save(fh, emb)
             files.append(EMBEDDINGS_FILE)
+        reranker_info = None
+        if reranker is not None:
+            from discovery_pipelines.search.rerank import cross_encoder_fingerprint, load_cross_encoder
+
+            ce = load_cross_encoder(reranker)
+            ce.save_pretrained(str(tmp / RERANKER_DIR))
+            files += sorted(str(f.relative_to(tmp)) for f in (tmp / RERANKER_DIR).rglob("*") if f.is_file())
+            reranker_info = {"dir": RERANKER_DIR, "fingerprint": cross_encoder_fingerprint(ce),
+                             "top_n": int(rerank_top_n)}
         manifest = {
             "format_version": FORMAT_VERSION,
             "index_id": uuid.uuid4().hex,
@@ -303,12 +333,17 @@ def export_index(
             "search_params": dict(search_params or {}),
             "files": {f: {"bytes": (tmp / f).stat().st_size, "sha256": sha256_file(tmp / f)} for f in files},
             "library_versions": _library_versions(),
+            "fusion": fusion_cfg,
+            "reranker": reranker_info,
+            "default_mode": default_mode,
+            "serving": dict(serving or {}),
             "metadata": dict(metadata or {}),
         }
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
-        for f in tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
     return out
 
 

@@ -131,6 +131,57 @@ def wilson_interval(successes: Any, trials: Any, z: float = 1.96) -> tuple[Any, 
     return low[()], high[()]
 
 
+def binary_topk_metrics(
+    ranked: np.ndarray, relevant: Sequence[np.ndarray], *, recall_k: int = 20, ndcg_k: int = 10, hit_k: int = 10
+) -> pd.DataFrame:
+    """Binary-relevance top-k metrics per row (one row = one user / basket / query).
+
+    Args:
+        ranked: int array ``(n, K)`` of item indices, best first (``-1`` = empty slot); ``K`` >= the ks.
+        relevant: ``n`` int arrays of relevant item indices (e.g. the distinct products of a test basket).
+        recall_k, ndcg_k, hit_k: cut-offs.
+
+    Returns:
+        DataFrame with ``recall@{recall_k}`` = |top-k ∩ rel| / |rel|, ``ndcg@{ndcg_k}`` = DCG / IDCG with
+        gain 1 and discount 1 / log2(rank + 1), IDCG over min(|rel|, k) hits (Järvelin & Kekäläinen 2002),
+        ``hit@{hit_k}`` = 1 if any relevant item is in the top k, and ``n_relevant``. Rows with no relevant
+        item get NaN metrics (left out of means), as in trec_eval.
+
+    Raises:
+        ValueError: ``ranked`` and ``relevant`` disagree in length, or ``K`` is below a cut-off.
+    """
+    ranked = np.asarray(ranked)
+    if ranked.ndim != 2 or ranked.shape[0] != len(relevant):
+        raise ValueError(f"ranked has shape {ranked.shape}, expected ({len(relevant)}, K)")
+    kmax = max(recall_k, ndcg_k, hit_k)
+    if ranked.shape[1] < kmax:
+        raise ValueError(f"ranked has {ranked.shape[1]} columns, fewer than the largest cut-off {kmax}")
+    n = len(relevant)
+    lengths = np.fromiter((len(r) for r in relevant), dtype=np.int64, count=n)
+    rows = np.repeat(np.arange(n), lengths)
+    flat = np.concatenate([np.asarray(r, dtype=np.int64) for r in relevant]) if n and lengths.sum() else np.zeros(0, np.int64)
+    # hits[i, j]: ranked[i, j] is relevant to row i (via a sorted (row, item) key lookup)
+    width = int(max(ranked.max(initial=0), flat.max(initial=0))) + 2
+    keys = np.sort(rows * width + flat)
+    cand = np.arange(n)[:, None] * width + np.where(ranked[:, :kmax] < 0, width - 1, ranked[:, :kmax])
+    pos = np.searchsorted(keys, cand)
+    hits = (pos < len(keys)) & (keys[np.minimum(pos, len(keys) - 1)] == cand)
+    disc = 1.0 / np.log2(np.arange(2, kmax + 2))
+    dcg = (hits[:, :ndcg_k] * disc[:ndcg_k]).sum(1)
+    idcg = np.cumsum(disc[:ndcg_k])[np.clip(np.minimum(lengths, ndcg_k) - 1, 0, None)]
+    empty = lengths == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = pd.DataFrame(
+            {
+                f"recall@{recall_k}": np.where(empty, np.nan, hits[:, :recall_k].sum(1) / np.maximum(lengths, 1)),
+                f"ndcg@{ndcg_k}": np.where(empty, np.nan, dcg / idcg),
+                f"hit@{hit_k}": np.where(empty, np.nan, hits[:, :hit_k].any(1).astype(float)),
+                "n_relevant": lengths,
+            }
+        )
+    return out
+
+
 def recall_at(run: Mapping[str, Sequence[str]], qrels: pd.DataFrame, k: int = 10,
               rel_threshold: float = 2.0) -> pd.Series:
     """Per-query ``recall@k`` (index ``query_id``, NaN for a query without a relevant product), the

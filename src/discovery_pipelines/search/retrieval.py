@@ -102,20 +102,36 @@ def dense_search(query_emb: np.ndarray, doc_emb: np.ndarray, ids: Sequence[str],
 def rrf(runs: Mapping[str, Run], weights: Mapping[str, float] | None = None, k: int = 100, c: float = 60.0) -> Run:
     """Weighted reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009):
     score(d) = sum_r w_r / (c + rank_r(d)), ranks 1-based; products absent from a run add nothing."""
+    def reciprocal_ranks(ids: np.ndarray, _scores: np.ndarray):
+        return ((pid, 1.0 / (c + rank + 1)) for rank, pid in enumerate(ids) if pid is not None)
+
+    return fuse_runs(runs, reciprocal_ranks, weights, k)
+
+
+def fuse_runs(runs: Mapping[str, Run], contribution, weights: Mapping[str, float] | None = None,
+              k: int = 100) -> Run:
+    """Generic linear fusion: ``score(d) = sum_r w_r * v_r(d)`` where ``contribution(ids_row, scores_row)``
+    yields ``(product_id, v_r(d))`` for one query of run ``r`` (RRF, normalised-score sums ...)."""
     weights = weights or {}
     names = list(runs)
-    nq = len(runs[names[0]][0])
-    out_ids = np.full((nq, k), None, dtype=object)
-    out_sc = np.zeros((nq, k), dtype=np.float32)
-    for qi in range(nq):
+    accs = []
+    for qi in range(len(runs[names[0]][0])):
         acc: dict[str, float] = {}
         for name in names:
             w = float(weights.get(name, 1.0))
-            for rank, pid in enumerate(runs[name][0][qi]):
-                if pid is not None:
-                    acc[pid] = acc.get(pid, 0.0) + w / (c + rank + 1)
-        top = sorted(acc.items(), key=lambda kv: -kv[1])[:k]
-        for j, (pid, s) in enumerate(top):
+            for pid, v in contribution(runs[name][0][qi], runs[name][1][qi]):
+                acc[pid] = acc.get(pid, 0.0) + w * float(v)
+        accs.append(acc)
+    return top_k_of_scores(accs, k)
+
+
+def top_k_of_scores(per_query: Sequence[Mapping[str, float]], k: int) -> Run:
+    """A run from one ``{product_id: fused score}`` per query: the ``k`` highest, descending (ties keep
+    the mapping's insertion order), ``None`` / 0.0 padding."""
+    out_ids = np.full((len(per_query), k), None, dtype=object)
+    out_sc = np.zeros((len(per_query), k), dtype=np.float32)
+    for qi, acc in enumerate(per_query):
+        for j, (pid, s) in enumerate(sorted(acc.items(), key=lambda kv: -kv[1])[:k]):
             out_ids[qi, j] = pid
             out_sc[qi, j] = s
     return out_ids, out_sc

@@ -172,7 +172,7 @@ def _host_of(value: str) -> str:
     return v.rsplit(":", 1)[0] if v.count(":") == 1 else v
 
 
-ModeT = Literal["dense", "bm25", "hybrid"]
+ModeT = Literal["dense", "bm25", "hybrid", "rerank"]
 RetrieverT = Literal["dense", "bm25"]
 
 
@@ -217,7 +217,8 @@ class SearchRequest(BaseModel):
     query: str = Field(..., min_length=1, max_length=MAX_QUERY_CHARS, json_schema_extra=_Q,
                        description="free-text query: a non-space character, no control characters but tab/newline")
     k: int = Field(10, ge=1, le=MAX_K, description="number of results")
-    mode: ModeT = Field("hybrid", description="retriever: dense, bm25 or hybrid (reciprocal rank fusion)")
+    mode: ModeT | None = Field(None, description="dense, bm25, hybrid (fusion tuned on dev) or rerank (hybrid top-N "
+                                               "-> cross-encoder); default: the index's default mode")
     candidates: int = Field(100, ge=1, le=MAX_CANDIDATES, description="hybrid: depth of each fused list")
     filters: SearchFilters = Field(default_factory=SearchFilters)
 
@@ -234,7 +235,7 @@ class SearchParams(BaseModel):
     q: str = Field(..., min_length=1, max_length=MAX_QUERY_CHARS, json_schema_extra=_Q,
                    description="free-text query: a non-space character, no control characters but tab/newline")
     k: int = Field(10, ge=1, le=MAX_K)
-    mode: ModeT = "hybrid"
+    mode: ModeT | None = None
     candidates: int = Field(100, ge=1, le=MAX_CANDIDATES)
     category: str | None = Field(None, min_length=1, max_length=300, json_schema_extra=_T)
     available_only: bool = False
@@ -416,7 +417,7 @@ def create_app(service: SearchService, *, watch: bool = False,
     async def _bad_query(_: Request, exc: QueryError) -> JSONResponse:
         return _error(400, str(exc))
 
-    def run(query: str, k: int, mode: str, candidates: int, filters: Filters) -> SearchResponse:
+    def run(query: str, k: int, mode: str | None, candidates: int, filters: Filters) -> SearchResponse:
         engine = service.engine  # one snapshot for the whole request: safe under hot swap
         return _to_response(engine.search(query, k=k, mode=mode, filters=filters, candidates=candidates))
 
@@ -488,6 +489,9 @@ def create_app(service: SearchService, *, watch: bool = False,
         out = service.reload(force=force)
         return ReloadResponse(**{**out.__dict__, "message": redact_paths(out.message)})
 
+    from discovery_pipelines.serve.recommend_api import create_router
+
+    app.include_router(create_router())
     return app
 
 

@@ -3,10 +3,12 @@
 Examples::
 
     discovery search "cordless drill" -k 10 --mode hybrid
+    discovery search "cordless drill" --mode rerank --rerank-top-n 30
     discovery search "deck screws" --index data/07_model_output/index --category "Hardware" --json
     discovery serve --index data/07_model_output/index --port 8000
     discovery export --products data/03_primary/products.parquet --model all-MiniLM-L6-v2 --out DIR
     discovery info --index DIR
+    discovery recommend --user 1 -k 10
     discovery moderate titles.txt --daypart breakfast     # or: echo "Moldy bread" | discovery moderate -
 
 Without ``discovery`` installed as a script: ``python -m discovery_pipelines.serve.cli ...``.
@@ -39,7 +41,7 @@ def _fail(msg: str, code: int = 2) -> None:
 def search(
     query: Annotated[str, typer.Argument(help="query text")],
     k: Annotated[int, typer.Option("-k", "--k", help=f"number of results (1..{MAX_K})")] = 10,
-    mode: Annotated[str, typer.Option(help="dense | bm25 | hybrid")] = "hybrid",
+    mode: Annotated[Optional[str], typer.Option(help="dense | bm25 | hybrid | rerank (default: the index's default mode)")] = None,
     index: IndexOpt = DEFAULT_INDEX_DIR,
     model: ModelOpt = None,
     category: Annotated[Optional[str], typer.Option(help="category_path prefix")] = None,
@@ -47,17 +49,19 @@ def search(
     store: Annotated[Optional[str], typer.Option(help="only products of store_<STORE>")] = None,
     product_id: Annotated[Optional[list[str]], typer.Option("--product-id", help="restrict to these ids (repeat)")] = None,
     candidates: Annotated[int, typer.Option(help="hybrid: depth of each fused list")] = 100,
+    rerank_top_n: Annotated[Optional[int], typer.Option(help="rerank: hybrid candidates the cross-encoder re-scores "
+                                                             "(default: the index's)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """Search the index in-process and print the top-k with per-retriever ranks."""
     from discovery_pipelines.search.index import IndexLoadError
     from discovery_pipelines.serve.service import Filters, QueryError, SearchService
 
-    if mode not in MODES:
+    if mode is not None and mode not in MODES:
         _fail(f"--mode must be one of {list(MODES)}, got {mode!r}")
     try:
         svc = SearchService(index, model, poll_interval=0)
-        res = svc.engine.search(query, k=k, mode=mode, candidates=candidates, filters=Filters(
+        res = svc.engine.search(query, k=k, mode=mode, candidates=candidates, rerank_top_n=rerank_top_n, filters=Filters(
             category=category, available_only=available_only, store=store,
             product_ids=tuple(product_id) if product_id else None))
     except (IndexLoadError, QueryError) as e:
@@ -157,6 +161,40 @@ def info(index: IndexOpt = DEFAULT_INDEX_DIR) -> None:
         _fail(str(e))
         return
     typer.echo(json.dumps(li.manifest, indent=2))
+
+
+@app.command()
+def recommend(
+    user: Annotated[str, typer.Option("--user", help="user / household id")],
+    k: Annotated[int, typer.Option("-k", "--k", help="number of products")] = 10,
+    bundle: Annotated[Optional[Path], typer.Option("--bundle", help="recommender bundle (default "
+                                                   "data/06_models/personalization/completejourney/recommender.pkl, "
+                                                   "env DISCOVERY_RECOMMENDER)")] = None,
+    day_of_week: Annotated[Optional[int], typer.Option(help="basket context: 0 = Monday .. 6")] = None,
+    hour: Annotated[Optional[int], typer.Option(help="basket context: hour 0..23")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Personalised recommendations (two-tower + faiss); unknown users get popularity, labelled."""
+    from discovery_pipelines.personalization.recommender import Recommender
+    from discovery_pipelines.serve.recommend_api import DEFAULT_BUNDLE
+
+    try:
+        rec = Recommender.load(bundle or DEFAULT_BUNDLE).recommend(user, k=k, day_of_week=day_of_week, hour=hour)
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+        return
+    if as_json:
+        typer.echo(json.dumps(rec.to_dict(), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"user {rec.user_id}: {rec.source}")
+    for c in ("rank", "product_id", "title", "score"):
+        t.add_column(c)
+    for it in rec.items:
+        t.add_row(str(it["rank"]), it["product_id"], it["title"], f"{it['score']:.4f}")
+    Console().print(t)
 
 
 @app.command()

@@ -9,8 +9,14 @@ Retrievers (all over the exported catalogue, product order = index order):
   searched (ANN for IVF/HNSW/PQ), with a faiss ``IDSelectorBitmap`` for filters.
 * ``bm25``: Okapi BM25 over the exported titles (:class:`discovery_pipelines.search.retrieval.BM25Retriever`),
   filters as a bm25s weight mask.
-* ``hybrid``: reciprocal rank fusion of the two (Cormack, Clarke & Büttcher, SIGIR 2009;
-  :func:`discovery_pipelines.search.retrieval.rrf`) over the top ``candidates`` of each.
+* ``hybrid``: fusion of the two over the top ``candidates`` of each, as chosen on dev and recorded in the
+  index manifest (``manifest["fusion"]``: RRF with a tuned constant or a weighted sum of normalised
+  scores, :mod:`discovery_pipelines.search.fusion`); RRF c=60 with equal weights for an index without one.
+* ``rerank``: the hybrid top ``rerank_top_n`` re-ordered by the cross-encoder exported with the index
+  (``<index>/reranker``, :mod:`discovery_pipelines.search.rerank`).
+
+``mode=None`` serves the index's ``manifest["default_mode"]`` (the mode that measured best on dev within
+the latency budget, see docs/quality.md), ``hybrid`` for an index without one.
 
 Hot swap: requests read ``service.engine`` once and use that snapshot to the end, so replacing
 the reference (one attribute store, atomic in CPython) never disturbs a request in flight; a
@@ -32,16 +38,18 @@ from typing import Any, Literal
 import numpy as np
 
 from discovery_pipelines.search.index import MANIFEST_FILE, IndexLoadError, LoadedIndex, load_index, read_manifest
-from discovery_pipelines.search.retrieval import BM25Retriever, masked_top_k, rrf
+from discovery_pipelines.search.fusion import FusionConfig, fuse
+from discovery_pipelines.search.retrieval import BM25Retriever, masked_top_k
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["dense", "bm25", "hybrid"]
-MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")
+Mode = Literal["dense", "bm25", "hybrid", "rerank"]
+MODES: tuple[str, ...] = ("dense", "bm25", "hybrid", "rerank")
 MAX_QUERY_CHARS = 512
 MAX_K = 100
 MAX_CANDIDATES = 1000
 RRF_C = 60.0
+DEFAULT_RERANK_TOP_N = 30
 
 DEFAULT_MODEL_DIR = Path(os.environ.get("DISCOVERY_MODEL_DIR", "data/06_models/production"))
 DEFAULT_INDEX_DIR = Path(os.environ.get("DISCOVERY_INDEX_DIR", "data/07_model_output/index"))
@@ -184,6 +192,19 @@ class SearchEngine:
         self._category_mask = functools.lru_cache(maxsize=256)(self._category_mask_uncached)
         self._faiss_kind = self._classify_faiss(self.loaded.index)
         self.search_params = dict(self.loaded.manifest.get("search_params") or {})
+        manifest = self.loaded.manifest
+        self.fusion = FusionConfig.from_dict(manifest.get("fusion"))
+        rr = manifest.get("reranker") or {}
+        self.reranker = None
+        self.rerank_top_n = int(rr.get("top_n", DEFAULT_RERANK_TOP_N))
+        if rr.get("dir"):
+            from discovery_pipelines.search.rerank import load_cross_encoder
+
+            self.reranker = load_cross_encoder(self.loaded.path / rr["dir"], device=self.device)
+        self.default_mode = str(manifest.get("default_mode") or "hybrid")
+        if self.default_mode == "rerank" and self.reranker is None:
+            self.default_mode = "hybrid"
+        self._rerank_lock = threading.Lock()
 
     @staticmethod
     def _classify_faiss(index: Any) -> str:
@@ -282,27 +303,36 @@ class SearchEngine:
         pos = np.array([self.position[p] for p in ids[0][keep]], dtype=np.int64)
         return pos, scores[0][keep].astype(np.float32)
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | None = None,
-               candidates: int = 100, weights: dict[str, float] | None = None) -> SearchResult:
+    def search(self, query: str, k: int = 10, mode: str | None = None, filters: Filters | None = None,
+               candidates: int = 100, weights: dict[str, float] | None = None,
+               rerank_top_n: int | None = None) -> SearchResult:
         """Top-``k`` products for ``query``.
 
         Args:
             query: raw text (validated by :func:`clean_query`).
             k: 1..``MAX_K`` results.
-            mode: ``"dense"``, ``"bm25"`` or ``"hybrid"``.
+            mode: ``"dense"``, ``"bm25"``, ``"hybrid"``, ``"rerank"`` or ``None`` (the index's default mode).
             filters: restrictions applied inside retrieval.
             candidates: depth of each retriever's list fused by hybrid (>= k, <= ``MAX_CANDIDATES``).
-            weights: RRF weights per retriever (default 1.0 each).
+            weights: fusion weights per retriever (default: the index's tuned fusion weights).
+            rerank_top_n: hybrid candidates the cross-encoder re-scores (default: the manifest's ``top_n``).
 
         Raises:
-            QueryError: bad query, k, mode, candidates or an unsupported filter.
+            QueryError: bad query, k, mode, candidates or an unsupported filter. ``rerank`` on an index
+                exported without a cross-encoder answers with its hybrid ranking (``result.mode == "hybrid"``).
         """
         t0 = time.perf_counter()
         q = clean_query(query)
+        mode = self.default_mode if mode is None else mode
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise QueryError(f"k must be an integer in 1..{MAX_K}, got {k!r}")
         if mode not in MODES:
             raise QueryError(f"mode must be one of {list(MODES)}, got {mode!r}")
+        if mode == "rerank" and self.reranker is None:   # an index exported without a cross-encoder
+            mode = "hybrid"                               # serves its first stage; the result says so
+        top_n = self.rerank_top_n if rerank_top_n is None else int(rerank_top_n)
+        if mode == "rerank" and not 1 <= top_n <= MAX_CANDIDATES:
+            raise QueryError(f"rerank_top_n must be in 1..{MAX_CANDIDATES}, got {rerank_top_n!r}")
         if not 1 <= candidates <= MAX_CANDIDATES:
             raise QueryError(f"candidates must be in 1..{MAX_CANDIDATES}, got {candidates!r}")
         filters = filters or Filters()
@@ -310,21 +340,27 @@ class SearchEngine:
         n_cand = self.n if mask is None else int(mask.sum())
         backend = None
         runs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        depth = k if mode != "hybrid" else max(k, candidates)
+        fused = mode in ("hybrid", "rerank")
+        depth = k if not fused else max(k, candidates)
         if n_cand > 0:
-            if mode in ("dense", "hybrid"):
+            if mode in ("dense", "hybrid", "rerank"):
                 pos, sc, backend = self.dense_positions(self.encode_query(q), depth, mask)
                 runs["dense"] = (pos, sc)
-            if mode in ("bm25", "hybrid"):
+            if mode in ("bm25", "hybrid", "rerank"):
                 runs["bm25"] = self.bm25_positions(q, depth, mask)
         per_rank = {name: {int(p): r + 1 for r, p in enumerate(pos)} for name, (pos, _) in runs.items()}
         per_score = {name: {int(p): float(s) for p, s in zip(pos, sc)} for name, (pos, sc) in runs.items()}
-        if mode == "hybrid" and runs:
-            fused_ids, fused_sc = rrf(
+        ce_scores: dict[int, float] = {}
+        if fused and runs:
+            cfg = self.fusion if weights is None else FusionConfig(self.fusion.method, weights, self.fusion.c)
+            fused_ids, fused_sc = fuse(
                 {n: (np.asarray(pos, dtype=object)[None, :], sc[None, :]) for n, (pos, sc) in runs.items()},
-                weights=weights, k=k, c=RRF_C,
+                cfg, k=k if mode == "hybrid" else max(k, top_n),
             )
             final = [(int(p), float(s)) for p, s in zip(fused_ids[0], fused_sc[0]) if p is not None]
+            if mode == "rerank":
+                final = self._rerank(q, final, top_n, k)
+                ce_scores = dict(final)
         elif runs:
             pos, sc = runs[mode]
             final = [(int(p), float(s)) for p, s in zip(pos[:k], sc[:k])]
@@ -336,10 +372,22 @@ class SearchEngine:
             hits.append(Hit(
                 rank=r + 1, product_id=str(self.product_ids[p]), title=str(self.titles[p]), score=s,
                 retrievers=found, ranks={n: per_rank[n][p] for n in found},
-                scores={n: per_score[n][p] for n in found},
+                scores={**{n: per_score[n][p] for n in found},
+                        **({"cross_encoder": ce_scores[p]} if p in ce_scores else {})},
             ))
         return SearchResult(q, mode, k, self.index_id, self.model_fingerprint, n_cand, backend,
                             (time.perf_counter() - t0) * 1000.0, hits)
+
+
+    def _rerank(self, query: str, fused: list[tuple[int, float]], top_n: int, k: int) -> list[tuple[int, float]]:
+        """The fused list's first ``top_n`` re-ordered by cross-encoder logit, then the rest; first ``k``."""
+        from discovery_pipelines.search.rerank import order_by_logits, score_pairs
+
+        head, tail = [p for p, _ in fused[:top_n]], [p for p, _ in fused[top_n:]]
+        with self._rerank_lock:   # one forward pass at a time: the tokenizer is not thread-safe
+            logits = score_pairs(self.reranker, [query] * len(head), [str(self.titles[p]) for p in head],
+                                 batch_size=max(len(head), 1))
+        return order_by_logits(head, logits, tail)[:k]
 
 
 def default_device() -> str:

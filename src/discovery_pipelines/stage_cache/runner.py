@@ -395,7 +395,10 @@ class CachingRunner(kedro_api.BaseRunner):
             ],
         }
         self.summary = summary
-        write_json(summary, self.cache_dir / "last_run.json")
+        try:
+            write_json(summary, self.cache_dir / "last_run.json")
+        except OSError as exc:  # an unusable cache folder must not fail a run that did its work
+            logger.warning("stage cache: cannot write %s (%s)", self.cache_dir / "last_run.json", exc)
         log = logger.warning if outcome != "completed" else logger.info
         log(
             "Stage cache: run %s%s; %d skipped, %d ran, %d failed in %.1f s (%d files / %.1f MB hashed); summary in %s",

@@ -159,6 +159,7 @@ def _summary(res: Any, cfg: TrainConfig) -> dict[str, Any]:
         "config": cfg.model_dump(), "train_seconds": res.train_seconds, "examples": res.examples,
         "examples_per_second": res.examples_per_second, "resumed_from": res.resumed_from,
         "best_metric": res.best_metric, "selected_step": res.selected_step, "selection": res.selection,
+        "budget": res.budget,
         "history": [h for h in res.history if any(k.startswith("eval_") or k == "loss" for k in h)],
     }
 
@@ -200,10 +201,13 @@ def gate(per_query: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
 
 def promote(
     decision: dict[str, Any], candidate: Any, products: pd.DataFrame, params: dict[str, Any],
-    model_params: dict[str, Any],
+    model_params: dict[str, Any], serving: dict[str, Any] | None = None, reranker: Any = None,
 ) -> dict[str, Any]:
     """Export the candidate (model folder + faiss index + manifest) and register it in MLflow with the
-    ``production`` alias — only when the gate passed. A failing candidate is never exported."""
+    ``production`` alias — only when the gate passed. A failing candidate is never exported.
+
+    ``serving`` (the quality stage's choice: fusion tuned on dev, default mode, re-rank depth) and the
+    ``reranker`` cross-encoder go into the index folder and its manifest, so the service serves them."""
     from discovery_pipelines.search.index import export_index
     from discovery_pipelines.data.io import atomic_path
 
@@ -214,11 +218,16 @@ def promote(
     model_dir = Path(p.model_dir)
     with atomic_path(model_dir) as tmp:
         candidate.save_pretrained(str(tmp))
+    serving = serving or {}
     index_dir = export_index(p.index_dir, candidate, products, factory=p.factory,
-                             cache_dir=validate(ModelsParams, model_params, "finetune.models").cache_dir)
+                             cache_dir=validate(ModelsParams, model_params, "finetune.models").cache_dir,
+                             fusion=serving.get("fusion"), reranker=reranker,
+                             rerank_top_n=int(serving.get("rerank_top_n", 20)),
+                             default_mode=serving.get("default_mode", "hybrid"), serving=serving)
     version = tracking.register_model(candidate, p.registered_model_name, alias="production")
     return {"promoted": True, "model_dir": str(model_dir), "index_dir": str(index_dir),
-            "model_fingerprint": model_fingerprint(candidate), "registered_version": version}
+            "model_fingerprint": model_fingerprint(candidate), "registered_version": version,
+            "default_mode": serving.get("default_mode", "hybrid")}
 
 
 def report(

@@ -7,12 +7,14 @@ kedro-viz) whose inputs and outputs sit at its border:
 - ``finetune.train``: the reference recipe, the candidate and its WiSE-FT interpolation
   (border out: ``reference_model``, ``candidate_model`` and their summaries);
 - ``finetune.release``: per-split evaluation of base / reference / candidate, the regression gate, the export
-  of a passing candidate and the report.
+  of a passing candidate (with the quality stage's serving choice and re-ranker) and the report;
+- ``quality`` (``pipelines/quality``): cross-encoder teacher, hybrid fusion tuned on dev, re-ranking, the
+  comparison of every served mode and the served default mode.
 """
 
 from kedro.pipeline import Node, Pipeline
 
-from discovery_pipelines.pipelines import evaluate, failure_analysis, ingest, log_mining, synthetic
+from discovery_pipelines.pipelines import evaluate, failure_analysis, ingest, log_mining, quality, synthetic
 from discovery_pipelines.pipelines.finetune import nodes as n
 
 UPSTREAM = (ingest, log_mining, evaluate, failure_analysis, synthetic)
@@ -76,14 +78,16 @@ def create_release_pipeline() -> Pipeline:
                  ["per_query", "metrics"], name="evaluate_models"),
             Node(n.gate, ["per_query", "params:finetune.gate"], "gate_decision", name="gate"),
             Node(n.promote, ["gate_decision", "candidate_model", "products", "params:finetune.export",
-                             "params:finetune.models"], "promotion", name="promote"),
+                             "params:finetune.models", "quality.serving_choice", "quality.teacher_model"],
+                 "promotion", name="promote"),
             Node(n.report, ["metrics", "gate_decision", "reference_summary", "candidate_summary",
                             "training_pair_stats", "hard_negative_stats", "promotion", "interpolation_stats"],
                  ["report_md", "comparison_plot", "gate_report"], name="report"),
         ],
         namespace="finetune.release",
         inputs=TABLES | {"reference_model", "candidate_model", "reference_summary", "candidate_summary",
-                         "training_pair_stats", "hard_negative_stats", "interpolation_stats"},
+                         "training_pair_stats", "hard_negative_stats", "interpolation_stats",
+                         "quality.serving_choice", "quality.teacher_model"},
         parameters={"evaluate", "finetune.models", "finetune.gate", "finetune.export"},
     )
 
@@ -95,4 +99,5 @@ def create_training_pipeline() -> Pipeline:
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return sum((stage.create_pipeline() for stage in UPSTREAM), Pipeline([])) + create_training_pipeline()
+    return (sum((stage.create_pipeline() for stage in UPSTREAM), Pipeline([])) + create_training_pipeline()
+            + quality.create_pipeline())

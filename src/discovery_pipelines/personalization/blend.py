@@ -1,0 +1,73 @@
+"""The final slate: familiarity, affordability and novelty blended with documented weights.
+
+Per candidate (Seed 002's three consumer values):
+
+* familiarity ``f``: the LambdaRank score, min-max scaled to [0, 1] within the user's candidates;
+* affordability ``a``: ``0.5 * exp(-|log(item price / user's usual unit price)|) + 0.5 * item discount
+  share`` (1 = priced like what the user usually pays and often on deal); 0 where the data has no prices;
+* novelty ``n``: for items new to the user, the explore head's probability as a percentile among the
+  user's unseen candidates; 0 for items bought before.
+
+``blend = w_f * f + w_a * a + w_n * n`` orders the slate. ``explore_slots`` of the positions after
+``explore_after`` (by default ranks 11-20, below the NDCG@10 window) are reserved for the best unseen
+items by the explore head, so a slate keeps room for discovery without pushing favourites out of the
+top 10.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class BlendWeights:
+    """Weights of the three values and the explore quota (see the module docstring)."""
+
+    familiarity: float = 1.0
+    affordability: float = 0.05
+    novelty: float = 0.0
+    explore_slots: int = 5
+    explore_after: int = 10
+
+
+def value_columns(rows: pd.DataFrame) -> pd.DataFrame:
+    """Add ``v_familiarity``, ``v_affordability``, ``v_novelty`` (each in [0, 1]) to ranked candidate rows."""
+    out = rows.copy()
+    g = out.groupby("u")["rank_score"]
+    lo, hi = g.transform("min"), g.transform("max")
+    out["v_familiarity"] = ((out["rank_score"] - lo) / (hi - lo).replace(0, 1)).fillna(0)
+    aff = 0.5 * np.exp(-np.abs(out["log_price_ratio"])) + 0.5 * out["i_discount_share"]
+    out["v_affordability"] = aff.fillna(0).clip(0, 1)
+    unseen = out["ui_seen"] == 0
+    pct = out[unseen].groupby("u")["p_new"].rank(pct=True)
+    out["v_novelty"] = 0.0
+    out.loc[unseen, "v_novelty"] = pct
+    return out
+
+
+def blend_slate(rows: pd.DataFrame, users: np.ndarray, w: BlendWeights, k: int = 20) -> np.ndarray:
+    """int64 ``(len(users), k)`` slates (``-1`` pads) from rows carrying the ``v_*`` columns."""
+    r = rows.assign(blend=w.familiarity * rows["v_familiarity"] + w.affordability * rows["v_affordability"]
+                    + w.novelty * rows["v_novelty"])
+    r = r.sort_values(["u", "blend"], ascending=[True, False], kind="stable")
+    r["rank_b"] = r.groupby("u").cumcount()
+    a = min(w.explore_after, k)
+    slots = min(w.explore_slots, max(k - a, 0))
+    head = r[r["rank_b"] < a].assign(pos=lambda d: d["rank_b"])
+    tail = r[r["rank_b"] >= a]
+    ex = tail[tail["ui_seen"] == 0].sort_values(["u", "p_new"], ascending=[True, False], kind="stable")
+    ex = ex[ex.groupby("u").cumcount() < slots]
+    ex = ex.assign(pos=a + ex.groupby("u").cumcount())
+    n_ex = ex.groupby("u").size()
+    rest = tail.drop(index=ex.index)
+    rest = rest.assign(pos=a + rest["u"].map(n_ex).fillna(0).astype(int) + rest.groupby("u").cumcount())
+    slate = pd.concat([head, ex, rest])
+    slate = slate[slate["pos"] < k]
+    out = np.full((len(users), k), -1, np.int64)
+    row = np.searchsorted(users, slate["u"].to_numpy())
+    ok = (row < len(users)) & (users[np.minimum(row, len(users) - 1)] == slate["u"].to_numpy())
+    out[row[ok], slate["pos"].to_numpy()[ok]] = slate["i"].to_numpy()[ok]
+    return out
