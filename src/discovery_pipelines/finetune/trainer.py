@@ -351,13 +351,12 @@ def plan_budget(base_model: Any, pairs: pd.DataFrame, config: TrainConfig,
         ``(config with precision and max_steps set, plan)``; ``plan`` holds the CPU, the probe figures, the
         chosen precision and the steps (logged, and reported in the training summary).
     """
-    import dataclasses
     import math
 
     from discovery_pipelines.finetune.budget import choose_precision, plan_steps
 
     def probe(p: str) -> float:
-        r = bare_trainer_throughput(base_model, pairs, dataclasses.replace(config, precision=p), probe_steps)
+        r = bare_trainer_throughput(base_model, pairs, config.model_copy(update={"precision": p}), probe_steps)
         return r["seconds"] / max(r["steps"], 1)
 
     prec = choose_precision(config.precision, probe, "training")
@@ -365,7 +364,7 @@ def plan_budget(base_model: Any, pairs: pd.DataFrame, config: TrainConfig,
     plan = plan_steps(full, prec["seconds_per_step"], config.budget_seconds)
     log.info("training: %d of %d steps at %s (%s)", plan["steps"], full, prec["precision"], plan["reason"])
     steps = plan["steps"] if plan["steps"] < full else -1
-    return dataclasses.replace(config, precision=prec["precision"], max_steps=steps), {**plan, "precision": prec}
+    return config.model_copy(update={"precision": prec["precision"], "max_steps": steps}), {**plan, "precision": prec}
 
 
 def _select_model(trainer: Any, metric: str | None, min_delta: float) -> tuple[Any, int, str]:
