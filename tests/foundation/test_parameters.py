@@ -56,10 +56,6 @@ def test_wrong_types_and_values_are_named():
         from discovery_pipelines.finetune.params import NegativesParams
 
         validate(NegativesParams, {"sampling": "best"}, "finetune.negatives")
-    with pytest.raises(ParameterError, match=r"ingest\.splits\.fractions"):
-        from discovery_pipelines.data.ingest.params import SplitParams
-
-        validate(SplitParams, {"fractions": {"train": 0.9, "dev": 0.2}}, "ingest.splits")
 
 
 def test_kedro_context_refuses_a_misspelt_key_before_any_node(monkeypatch):

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from discovery_pipelines.data.params import Params
 from discovery_pipelines.data.paths import InputPath, parameters_schema
 
 
-class TablesParams(Params):
+class TablesParams(BaseModel):
     """``source: tables``: contract tables as CSV / TSV / Parquet files (:func:`load_tables`)."""
 
+    model_config = ConfigDict(extra="forbid")
     products: InputPath
     queries: InputPath | None = None
     qrels: InputPath | None = None
@@ -24,29 +24,26 @@ class TablesParams(Params):
     name: str = "generic"
 
 
-class SplitParams(Params):
+class SplitParams(BaseModel):
     """Deterministic query split by normalised text (:func:`data.splits.assign_splits`)."""
 
+    model_config = ConfigDict(extra="forbid")
     fractions: dict[str, float]
     salt: str = "discovery"
 
-    @field_validator("fractions")
-    @classmethod
-    def _sum_to_one(cls, v: dict[str, float]) -> dict[str, float]:
-        if abs(sum(v.values()) - 1.0) > 1e-6 or any(x < 0 for x in v.values()):
-            raise ValueError(f"split fractions must be >= 0 and sum to 1, got {v}")
-        return v
-
 
 @parameters_schema("ingest")
-class IngestParams(Params):
+class IngestParams(BaseModel):
     """The ``ingest`` block: which adapter reads which folder, optional caps, the split."""
 
-    source: Literal["home_depot", "wands", "esci", "esci_judgments", "instacart", "beir", "tables"]
+    model_config = ConfigDict(extra="forbid")
+    source: str
     path: InputPath
-    esci_gains: Literal["esci_paper", "amazon_baseline"] = "esci_paper"
+    esci_gains: str = "esci_paper"
     download: bool = False
     max_queries: int | None = Field(None, ge=1)
     max_products: int | None = Field(None, ge=1)
     tables: TablesParams | None = None
+    on_unknown_ids: Literal["reject", "drop"] = Field(
+        "reject", description="qrels naming an unknown query or product: reject (error) or drop (counted)")
     splits: SplitParams
