@@ -76,3 +76,11 @@ def test_personal_engagement_prefers_the_users_own_items():
     r = engagement_scores("u", ["a", "b", "c", "zz"], pop, {"c": 4}, "personal")
     assert r[2] > r[1] and r[3] > 0  # own repeat buy beats a more popular item; unknown item floored
     assert engagement_scores("u", ["a", "b"], pop, {}, "popularity").tolist() == [1.0, 0.5]
+
+
+def test_no_mask_ids_means_no_stored_mask(vectors):
+    e, q, masks = vectors
+    knn = MaskedExactKNN(e, masks, device="cpu")
+    _, i = knn.search(q[:3], None, k=10)
+    best = np.argsort(-(q[:3] @ e.T), axis=1)[:, :10]
+    assert all(set(a) == set(b) for a, b in zip(i, best))  # all documents, not mask row 0

@@ -58,7 +58,7 @@ class MaskedExactKNN:
                extra_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` per query: ``(scores float32 (n_q, k), doc indices int64 (n_q, k))``.
 
-        ``mask_ids[i]`` picks the mask row of query ``i`` (default row 0); ``extra_mask`` (``(n_q, n_docs)``
+        ``mask_ids[i]`` picks the stored mask row of query ``i`` (``None``: no stored mask); ``extra_mask`` (``(n_q, n_docs)``
         bool) is AND-ed in (e.g. a metadata filter). Slots beyond the unmasked count get score ``-inf``
         and index ``-1``.
         """
@@ -67,15 +67,16 @@ class MaskedExactKNN:
         q = torch.as_tensor(np.ascontiguousarray(queries, dtype=np.float32), device=self.device)
         if q.ndim == 1:
             q = q[None, :]
-        n = q.shape[0]
-        ids = torch.zeros(n, dtype=torch.long, device=self.device) if mask_ids is None else \
-            torch.as_tensor(np.asarray(mask_ids, dtype=np.int64), device=self.device)
         with torch.inference_mode():
             scores = q @ self.emb.T
-            m = self.masks[ids]
+            m = None
+            if mask_ids is not None:
+                m = self.masks[torch.as_tensor(np.asarray(mask_ids, dtype=np.int64), device=self.device)]
             if extra_mask is not None:
-                m = m & torch.as_tensor(np.asarray(extra_mask, dtype=bool), device=self.device)
-            scores = scores.masked_fill(~m, float("-inf"))
+                e = torch.as_tensor(np.asarray(extra_mask, dtype=bool), device=self.device)
+                m = e if m is None else m & e
+            if m is not None:
+                scores = scores.masked_fill(~m, float("-inf"))
             kk = min(k, self.n_docs)
             top = torch.topk(scores, kk, dim=1)
         s = top.values.float().cpu().numpy()

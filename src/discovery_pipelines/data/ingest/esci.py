@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from discovery_pipelines.data.ingest.base import Dataset, query_id_for, queries_from_texts, require_file
+from discovery_pipelines.data.contract import OnUnknown
+from discovery_pipelines.data.ingest.base import (
+    Dataset,
+    queries_from_texts,
+    query_id_for,
+    read_table,
+    require_file,
+)
 
 ESCI_GAIN_MAPS: dict[str, dict[str, float]] = {
     "esci_paper": {"E": 1.0, "S": 0.1, "C": 0.01, "I": 0.0},
@@ -38,6 +45,7 @@ def load_esci(
     locale: str | None = "us",
     small_version: bool = True,
     split: str | None = None,
+    on_unknown: OnUnknown = "reject",
 ) -> Dataset:
     """Load ESCI examples + products parquet into the contract.
 
@@ -47,6 +55,8 @@ def load_esci(
         locale: keep one product_locale (``us``, ``es``, ``jp``) or all with ``None``.
         small_version: keep the "reduced" task-1 subset.
         split: ``train`` / ``test`` / ``None`` for both.
+        on_unknown: ``reject`` / ``drop`` judgments of products missing from the (locale-filtered,
+            titled) catalogue.
 
     Raises:
         FileNotFoundError, ContractError, ValueError (unknown label: file, row, value named).
@@ -55,7 +65,7 @@ def load_esci(
     gmap = _gain_map(gains)
     ex_path = require_file(folder, "shopping_queries_dataset_examples.parquet", "examples.parquet")
     pr_path = require_file(folder, "shopping_queries_dataset_products.parquet", "products.parquet")
-    ex = pd.read_parquet(ex_path)
+    ex = read_table(ex_path)
     if locale is not None and "product_locale" in ex:
         ex = ex[ex["product_locale"] == locale]
     if small_version and "small_version" in ex:
@@ -66,7 +76,7 @@ def load_esci(
     if bad.any():
         i = bad.idxmax()
         raise ValueError(f"{ex_path}: row={i} column=esci_label value={ex.loc[i, 'esci_label']!r} not in {sorted(gmap)}")
-    pr = pd.read_parquet(pr_path)
+    pr = read_table(pr_path)
     if locale is not None and "product_locale" in pr:
         pr = pr[pr["product_locale"] == locale]
     loc_map = {"us": "en-US", "es": "es-ES", "jp": "ja-JP"}
@@ -90,7 +100,7 @@ def load_esci(
             "label": ex["esci_label"],
         }
     ).drop_duplicates(["query_id", "product_id"], keep="last")
-    return Dataset("esci", products, queries, qrels).validated(str(ex_path))
+    return Dataset("esci", products, queries, qrels).validated(str(ex_path), on_unknown=on_unknown)
 
 
 def load_esci_judgments(path: str | Path, *, gains: str | dict[str, float] = "esci_paper") -> Dataset:
@@ -101,7 +111,7 @@ def load_esci_judgments(path: str | Path, *, gains: str | dict[str, float] = "es
     """
     path = Path(path)
     gmap = _gain_map(gains)
-    j = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_json(path)
+    j = read_table(path) if path.suffix in (".parquet", ".jsonl") else pd.read_json(path)
     labels = j["rating"].astype(float).map(OPENSEARCH_RATING_TO_ESCI)
     if labels.isna().any():
         i = labels.isna().idxmax()
@@ -115,4 +125,5 @@ def load_esci_judgments(path: str | Path, *, gains: str | dict[str, float] = "es
             "label": labels,
         }
     ).drop_duplicates(["query_id", "product_id"], keep="last")
-    return Dataset("esci_judgments", pd.DataFrame({"product_id": [], "title": [], "locale": []}), queries, qrels).validated(str(path))
+    return Dataset("esci_judgments", pd.DataFrame({"product_id": [], "title": [], "locale": []}), queries, qrels).validated(
+        str(path), check_products=False)  # judgments without a catalogue: product ids cannot be checked

@@ -12,17 +12,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from discovery_pipelines.data.ingest.base import Dataset, query_id_for, queries_from_texts
+from discovery_pipelines.data.contract import OnUnknown
+from discovery_pipelines.data.ingest.base import Dataset, query_id_for, queries_from_texts, read_table
 from discovery_pipelines.data.text import normalize_query
 
 
-def load_home_depot(folder: str | Path, *, include_descriptions: bool = True) -> Dataset:
+def load_home_depot(folder: str | Path, *, include_descriptions: bool = True,
+                    on_unknown: OnUnknown = "reject") -> Dataset:
     """Load Home Depot into the contract.
 
     Args:
         folder: holds ``labels.parquet`` + ``products.parquet`` (shared copy) or the upstream
             ``train.csv`` (latin-1), optionally ``product_descriptions.csv`` / ``attributes.csv``.
         include_descriptions: join ``product_descriptions.csv`` when present.
+        on_unknown: ``reject`` / ``drop`` qrels naming a product missing from the catalogue.
 
     Returns:
         Dataset with products (every distinct ``product_uid``; the first title variant wins),
@@ -35,16 +38,16 @@ def load_home_depot(folder: str | Path, *, include_descriptions: bool = True) ->
     """
     folder = Path(folder)
     if (folder / "labels.parquet").exists():
-        labels = pd.read_parquet(folder / "labels.parquet")
+        labels = read_table(folder / "labels.parquet")
         src = str(folder / "labels.parquet")
         catalogue = (
-            pd.read_parquet(folder / "products.parquet")
+            read_table(folder / "products.parquet")
             if (folder / "products.parquet").exists()
             else labels[["product_uid", "product_title"]]
         )
     elif (folder / "train.csv").exists():
         src = str(folder / "train.csv")
-        labels = pd.read_csv(folder / "train.csv", encoding="latin-1")
+        labels = read_table(folder / "train.csv", encoding="latin-1", id_columns=())
         catalogue = labels[["product_uid", "product_title"]]
     else:
         raise FileNotFoundError(f"Home Depot: neither labels.parquet nor train.csv in {folder}")
@@ -56,7 +59,7 @@ def load_home_depot(folder: str | Path, *, include_descriptions: bool = True) ->
     products["brand"] = None
     desc = folder / "product_descriptions.csv"
     if include_descriptions and desc.exists():
-        d = pd.read_csv(desc, encoding="latin-1").rename(
+        d = read_table(desc, encoding="latin-1", id_columns=()).rename(
             columns={"product_uid": "product_id", "product_description": "description"}
         )
         d["product_id"] = d["product_id"].astype(str)
@@ -73,4 +76,4 @@ def load_home_depot(folder: str | Path, *, include_descriptions: bool = True) ->
     qrels = lab.groupby(["query_id", "product_id"], as_index=False)["relevance"].mean()
     qrels["gain"] = qrels["relevance"].astype(float)
     qrels["label"] = qrels["relevance"].map(lambda r: f"{r:.2f}")
-    return Dataset("home_depot", products, queries, qrels[["query_id", "product_id", "gain", "label"]]).validated(src)
+    return Dataset("home_depot", products, queries, qrels[["query_id", "product_id", "gain", "label"]]).validated(src, on_unknown=on_unknown)

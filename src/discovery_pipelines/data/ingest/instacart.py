@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from discovery_pipelines.data.ingest.base import Dataset, require_file
+from discovery_pipelines.data.ingest.base import Dataset, read_table, require_file
 
 
 def load_instacart(folder: str | Path, *, full_catalogue: bool = True) -> Dataset:
@@ -26,7 +26,7 @@ def load_instacart(folder: str | Path, *, full_catalogue: bool = True) -> Datase
 
     def read(stem: str) -> tuple[pd.DataFrame, str]:
         p = require_file(folder, f"{stem}.parquet", f"{stem}.csv")
-        return (pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)), str(p)
+        return read_table(p), str(p)
 
     stems = ["products_all", "products"] if full_catalogue else ["products", "products_all"]
     for stem in stems:

@@ -6,6 +6,8 @@ cache hashes the content of the source folder / files, so new raw data at the sa
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from discovery_pipelines.data.paths import InputPath, parameters_schema
@@ -42,4 +44,6 @@ class IngestParams(BaseModel):
     max_queries: int | None = Field(None, ge=1)
     max_products: int | None = Field(None, ge=1)
     tables: TablesParams | None = None
+    on_unknown_ids: Literal["reject", "drop"] = Field(
+        "reject", description="qrels naming an unknown query or product: reject (error) or drop (counted)")
     splits: SplitParams

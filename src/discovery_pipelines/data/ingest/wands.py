@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from discovery_pipelines.data.ingest.base import Dataset
+from discovery_pipelines.data.contract import OnUnknown
+from discovery_pipelines.data.ingest.base import Dataset, read_table
 from discovery_pipelines.data.io import atomic_path
 
 WANDS_COMMIT = "3b74dcf4ba29ab8ff3e6a50b5b09fc627cb882b5"
@@ -97,8 +98,10 @@ def load_wands(
     gains: dict[str, float] | None = None,
     timeout: float = 30.0,
     base_url: str = WANDS_URL,
+    on_unknown: OnUnknown = "reject",
 ) -> Dataset:
-    """Load WANDS into the contract.
+    """Load WANDS into the contract (``on_unknown``: ``reject`` / ``drop`` labels naming an unknown
+    query or product; products are only checked when ``product.csv`` is present).
 
     Args:
         folder: local folder with the upstream TSVs (or ``query.parquet``); also the download cache.
@@ -120,10 +123,10 @@ def load_wands(
     gains = gains or WANDS_GAINS
     qpath = _fetch(folder, "query.csv", download, timeout, base_url)
     if qpath is not None:
-        q = pd.read_csv(qpath, sep="\t")
+        q = read_table(qpath, sep="\t")
     elif (folder / "query.parquet").exists():
         qpath = folder / "query.parquet"
-        q = pd.read_parquet(qpath)
+        q = read_table(qpath)
     else:
         raise FileNotFoundError(f"WANDS: no query.csv or query.parquet in {folder}")
     queries = pd.DataFrame({"query_id": "wands:" + q["query_id"].astype(str), "text": q["query"]})
@@ -133,7 +136,7 @@ def load_wands(
     ds = Dataset("wands", pd.DataFrame({"product_id": [], "title": [], "locale": []}), queries)
     ppath = _fetch(folder, "product.csv", download, timeout, base_url)
     if ppath is not None:
-        p = pd.read_csv(ppath, sep="\t")
+        p = read_table(ppath, sep="\t")
         hier = next((c for c in p.columns if c.replace(" ", "_") == "category_hierarchy"), None)
         ds.products = pd.DataFrame(
             {
@@ -149,7 +152,7 @@ def load_wands(
             ds.products["product_class"] = p["product_class"]
     lpath = _fetch(folder, "label.csv", download, timeout, base_url)
     if lpath is not None:
-        lab = pd.read_csv(lpath, sep="\t")
+        lab = read_table(lpath, sep="\t")
         bad = ~lab["label"].isin(list(gains))
         if bad.any():
             i = int(bad.idxmax())
@@ -162,4 +165,4 @@ def load_wands(
                 "label": lab["label"],
             }
         ).drop_duplicates(["query_id", "product_id"], keep="last")
-    return ds.validated(str(qpath.parent))
+    return ds.validated(str(qpath.parent), on_unknown=on_unknown, check_products=ppath is not None)
