@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -105,7 +106,7 @@ def _generate(args) -> dict:
         m = json.loads(manifest_path.read_text())
         if m.get("clean_events", 0) >= args.events and m.get("seed") == args.seed and m.get("n_days") == args.days:
             print(f"reusing {m['rows_written']:,} events in {args.events_dir}", flush=True)
-            return {**m, "generated_now": False}
+            return {**m, **m.get("benchmark_generation", {}), "generated_now": False}
     data_root = Path(os.environ.get("DISCOVERY_DATA_ROOT", ROOT.parent / "shared" / "datasets"))
     ds = load_home_depot(data_root / "home_depot")
     t0 = time.perf_counter()
@@ -117,8 +118,11 @@ def _generate(args) -> dict:
                         n_days=args.days, chunk_events=2_000_000, corruption=corruption)
     t2 = time.perf_counter()
     print(f"generated {m['rows_written']:,} events in {t2 - t1:.0f} s (BM25 lists {t1 - t0:.0f} s)", flush=True)
-    return {**m, "generated_now": True, "bm25_lists_s": round(t1 - t0, 1), "simulate_s": round(t2 - t1, 1),
-            "simulate_events_per_s": round(m["rows_written"] / (t2 - t1))}
+    timing = {"bm25_lists_s": round(t1 - t0, 1), "simulate_s": round(t2 - t1, 1),
+              "simulate_events_per_s": round(m["rows_written"] / (t2 - t1)),
+              "generation_loadavg_after": [round(x, 2) for x in os.getloadavg()]}
+    manifest_path.write_text(json.dumps({**m, "benchmark_generation": timing}, indent=2, default=str))
+    return {**m, "generated_now": True, **timing}
 
 
 def _child(args) -> None:
@@ -205,6 +209,9 @@ def main() -> None:
     ap.add_argument("--events-dir", default=None, help="default data/02_intermediate/log_mining/bench_<N>/events")
     ap.add_argument("--products", default=str(ROOT / "data" / "03_primary" / "products.parquet"))
     ap.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated subset of {ENGINES}")
+    ap.add_argument("--partitions", type=int, default=None,
+                    help="mine only the first N date partitions of the generated log (hard links in a "
+                         "sibling folder); default all")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--memory-limit", default="2GB", help="DuckDB memory_limit for both DuckDB runs")
     ap.add_argument("--spark-driver-memory", default="4g", help="spark.driver.memory (local mode: the whole JVM)")
@@ -246,11 +253,23 @@ def main() -> None:
         "spark_driver_memory": args.spark_driver_memory,
     }
     gen = _generate(args)
+    generated_dir = Path(args.events_dir)
+    if args.partitions:
+        parts = sorted(p for p in generated_dir.iterdir() if p.is_dir() and p.name.startswith("date="))
+        subset = generated_dir.parent / f"events_first_{args.partitions}_partitions"
+        shutil.rmtree(subset, ignore_errors=True)
+        for part in parts[:args.partitions]:
+            (subset / part.name).mkdir(parents=True)
+            for f in part.glob("*.parquet"):
+                os.link(f, subset / part.name / f.name)
+        args.events_dir = str(subset)
     result.update({
-        "events": None, "clean_events": gen["clean_events"], "partitions": args.days,
+        "events": None, "generated_events": gen["rows_written"], "generated_clean_events": gen["clean_events"],
+        "generated_partitions": args.days, "partitions_mined": args.partitions or args.days,
         "events_dir": str(args.events_dir), "on_disk_mib": round(sum(
             p.stat().st_size for p in Path(args.events_dir).rglob("*.parquet")) / 2**20, 1),
-        "generation": {k: gen.get(k) for k in ("generated_now", "bm25_lists_s", "simulate_s", "simulate_events_per_s")},
+        "generation": {k: gen.get(k) for k in ("generated_now", "bm25_lists_s", "simulate_s", "simulate_events_per_s",
+                                                "generation_loadavg_after")},
         "engines": {},
     })
     with tempfile.TemporaryDirectory() as tmp:

@@ -92,7 +92,7 @@ def main() -> None:
     model = create_backbone(p.arch, model_kwargs=p.model_kwargs).to(device)
     head = torch.nn.Linear(model.num_features, 81).to(device)
     opt = torch.optim.AdamW([*model.parameters(), *head.parameters()], lr=1e-3)
-    y = torch.from_numpy(labels)
+    y = torch.from_numpy(labels.astype(np.int64))
     rng = np.random.default_rng(0)
     steps = max(1, len(idx) // args.batch)
     t = time.perf_counter()

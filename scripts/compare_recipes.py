@@ -22,16 +22,18 @@ from pathlib import Path
 import pandas as pd
 
 import discovery_pipelines  # noqa: F401
+from discovery_pipelines.search.embeddings import DEFAULT_CACHE_DIR
 from discovery_pipelines.search.evaluation import evaluate
 from discovery_pipelines.data.ingest import load_home_depot
 from discovery_pipelines.data.io import write_json
+from discovery_pipelines.data.splits import judged_and_sampled
 from discovery_pipelines.finetune.data import assemble_pairs, known_positives
 from discovery_pipelines.finetune.interpolate import interpolate_weights
 from discovery_pipelines.finetune.negatives import mine_band_negatives
 from discovery_pipelines.finetune.trainer import TrainConfig, train
 from _project import project_splits, provenance
 
-CACHE = "data/07_model_output/embedding_cache"
+CACHE = DEFAULT_CACHE_DIR   # the one embedding cache (search.embeddings)
 BASE = "all-MiniLM-L6-v2"
 REF_TRAIN = dict(loss="mnrl", batch_size=64, learning_rate=3e-5, epochs=1, batch_sampler="batch_sampler",
                  num_negatives=0, max_seq_length=None, early_stopping_patience=None)
@@ -114,9 +116,8 @@ def main() -> None:
     dev_qrels = qrels[qrels["query_id"].isin(set(dev["query_id"]))]
     cat = products
     if a.catalogue:
-        judged = products[products["product_id"].isin(set(dev_qrels["product_id"]))]
-        rest = products[~products["product_id"].isin(set(judged["product_id"]))]
-        cat = pd.concat([judged, rest.sample(n=max(0, a.catalogue - len(judged)), random_state=0)]).reset_index(drop=True)
+        judged = set(dev_qrels["product_id"])
+        cat = judged_and_sampled(products, judged, a.catalogue - int(products["product_id"].isin(judged).sum()))
     synthetic = pd.read_parquet(a.synthetic) if Path(a.synthetic).exists() else None
     results = json.loads(out.read_text()) if out.exists() else {}
     if results.get("catalogue_size") != len(cat):
@@ -156,7 +157,7 @@ def main() -> None:
         pairs, stats = assemble_pairs(products, queries, qrels, None, synthetic if caps["synthetic"] else None,
                                       qrels_min_gain=data_cfg["qrels_min_gain"], caps=caps,
                                       max_pairs=data_cfg.get("max_pairs"), qrels_sampling=data_cfg["qrels_sampling"])
-        cfg = TrainConfig.from_dict(train_cfg)
+        cfg = TrainConfig.model_validate(train_cfg)
         nstats = None
         if cfg.num_negatives:
             exclude = known_positives(qrels, queries, pairs, 2.0)

@@ -157,7 +157,7 @@ def main() -> None:
         for seed in [int(s) for s in a.seeds.split(",")]:
             t = time.perf_counter()
             res = train(BASE, examples, Path("data/06_models/variants") / f"{a.name}-s{seed}",
-                        TrainConfig.from_dict({**cfg, "seed": seed}), resume=False)
+                        TrainConfig.model_validate({**cfg, "seed": seed}), resume=False)
             secs += time.perf_counter() - t
             models.append(str(res.model_dir))
         extra = {"train_config": cfg, "seeds": a.seeds, "negatives": nstats, "train_seconds": secs,

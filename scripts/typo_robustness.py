@@ -22,6 +22,7 @@ import random
 from pathlib import Path
 
 import discovery_pipelines  # noqa: F401
+from discovery_pipelines.search.embeddings import DEFAULT_CACHE_DIR
 from discovery_pipelines.search.evaluation import evaluate
 from discovery_pipelines.data.ingest import load_home_depot
 from discovery_pipelines.data.io import write_figure, write_json
@@ -29,7 +30,7 @@ from discovery_pipelines.reporting.figures import metrics_bar_plot
 from discovery_pipelines.finetune.augment import typo_query
 from _project import provenance, project_splits
 
-CACHE = "data/07_model_output/embedding_cache"
+CACHE = DEFAULT_CACHE_DIR   # the one embedding cache (search.embeddings)
 
 
 METRICS = ("clean_ndcg@10", "typo_ndcg@10", "clean_recall@100", "typo_recall@100")

@@ -3,7 +3,9 @@
 :class:`CredentialsHooks` hands the run's credentials, as Kedro's config loader merged them for the
 run's environment (``conf/base`` + ``conf/<env>``, ``--env`` / ``KEDRO_ENV``, default ``local``,
 ``${oc.env:VAR}`` resolved), to code that needs them outside the catalog (the LLM client, the
-search service's admin token) through :func:`session_credentials`.
+search service's admin token) through :func:`session_credentials`. :class:`ParametersHooks` validates every
+pipeline's parameters against its pydantic schema (:mod:`discovery_pipelines.data.params`) as soon as the
+context exists, so a misspelt key stops the run before any node, naming the key.
 """
 
 from __future__ import annotations
@@ -39,4 +41,14 @@ class CredentialsHooks:
         log.debug("credentials for env %r: entries %s", context.env, sorted(_CREDENTIALS))
 
 
-hooks: list = [CredentialsHooks()]
+class ParametersHooks:
+    """Validate ``context.params`` with :func:`discovery_pipelines.data.params.validate_all`."""
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        from discovery_pipelines.data.params import validate_all
+
+        validate_all(context.params)
+
+
+hooks: list = [CredentialsHooks(), ParametersHooks()]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import pytest
 
 from discovery_pipelines.search.evaluation import evaluate
-from discovery_pipelines.failure_analysis import RULE_GROUPS, Vocabulary, analyse_failures, query_groups, wilson, write_report
+from discovery_pipelines.failure_analysis import RULE_GROUPS, Vocabulary, analyse_failures, query_groups, write_report
+from discovery_pipelines.search.metrics import wilson_interval
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +32,8 @@ def test_rule_taxonomy_on_known_queries(home_depot):
     assert "multi_attribute" in query_groups("white 36 in. ryobi steel cabinet", v)
     assert query_groups("hammer", v) == []
     assert v.correction("masks") is None and v.correction("elongagated") == "elongated"
-    lo, hi = wilson(5, 10)
-    assert lo < 0.5 < hi and wilson(0, 0) == (0.0, 1.0)
+    lo, hi = wilson_interval(5, 10)
+    assert lo < 0.5 < hi and wilson_interval(0, 0) == (0.0, 1.0)
 
 
 def test_analysis_report_and_pipelines(hd_small, per_query, tmp_path, minilm_path):

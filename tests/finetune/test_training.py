@@ -136,11 +136,12 @@ def test_wise_ft_interpolation(minilm_path):
 
 
 def test_train_config_rejects_unknown_keys():
+    from discovery_pipelines.data.params import ParameterError, validate
     from discovery_pipelines.finetune.trainer import TrainConfig
 
-    assert TrainConfig.from_dict({"learning_rate": 1e-4}).learning_rate == 1e-4
-    with pytest.raises(ValueError, match="learning_rat'"):
-        TrainConfig.from_dict({"learning_rat": 1e-4})
+    assert validate(TrainConfig, {"learning_rate": 1e-4}, "finetune.candidate.train").learning_rate == 1e-4
+    with pytest.raises(ParameterError, match=r"finetune\.candidate\.train\.learning_rat: Extra inputs"):
+        validate(TrainConfig, {"learning_rat": 1e-4}, "finetune.candidate.train")
 
 
 def _per_query(values: dict[tuple[str, str], float]) -> pd.DataFrame:
@@ -195,7 +196,7 @@ def test_short_finetune_and_resume(hd_small, minilm_path, tmp_path):
     assert res2.examples >= 64 and res2.train_seconds >= ledger["seconds"]
     assert res2.examples_per_second <= res2.examples / ledger["seconds"]
     # another job (a changed learning rate) in the same folder never resumes the old checkpoints
-    cfg3 = TrainConfig(**{**cfg.__dict__, "learning_rate": 1e-5})
+    cfg3 = cfg.model_copy(update={"learning_rate": 1e-5})
     res3 = train(str(minilm_path), pairs, tmp_path / "run", cfg3)
     assert res3.resumed_from is None and any("loss" in h for h in res3.history)
 
@@ -219,16 +220,16 @@ def test_loss_variants_widen_the_softmax(hd_small, minilm_path, tmp_path):
         "hard": {"hardness_mode": "all_negatives", "hardness_strength": 5.0},
     }
     for name, extra in variants.items():
-        cfg = TrainConfig.from_dict({"batch_size": 16, "max_steps": 1, "num_negatives": 1, "learning_rate": 1e-5,
-                                     "max_seq_length": 32, "early_stopping_patience": None, "logging_steps": 1,
-                                     "batch_sampler": "batch_sampler", **extra})
+        cfg = TrainConfig.model_validate({"batch_size": 16, "max_steps": 1, "num_negatives": 1, "learning_rate": 1e-5,
+                                         "max_seq_length": 32, "early_stopping_patience": None, "logging_steps": 1,
+                                         "batch_sampler": "batch_sampler", **extra})
         res = train(str(minilm_path), pairs, tmp_path / name, cfg, resume=False)
         first_loss[name] = next(h["loss"] for h in res.history if "loss" in h)
-    assert TrainConfig.from_dict(variants["gte"]).directions == tuple(variants["gte"]["directions"])
+    assert TrainConfig.model_validate(variants["gte"]).directions == tuple(variants["gte"]["directions"])
     assert first_loss["gte"] > first_loss["plain"] + 0.1
     assert first_loss["hard"] > first_loss["plain"] + 0.01
     with pytest.raises(ValueError, match=r"direction(?!s)"):   # the error names the misspelt key
-        TrainConfig.from_dict({"direction": ["query_to_doc"]})
+        TrainConfig.model_validate({"direction": ["query_to_doc"]})
 
 
 @pytest.mark.slow

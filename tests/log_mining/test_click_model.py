@@ -26,8 +26,10 @@ def test_attractiveness_maps_home_depot_gains_monotonically():
 
 
 def test_unknown_parameter_is_rejected():
-    with pytest.raises(TypeError, match="etta"):
-        ClickModel.from_params({"etta": 1.0})
+    from discovery_pipelines.data.params import ParameterError, validate
+
+    with pytest.raises(ParameterError, match=r"log_mining\.events\.click_model\.etta: Extra inputs"):
+        validate(ClickModel, {"etta": 1.0}, "log_mining.events.click_model")
 
 
 def test_events_follow_contract_and_partitions_hold_whole_sessions(clean_events):

@@ -10,7 +10,8 @@ import pytest
 from scipy.stats import binomtest
 
 from discovery_pipelines.data.contract import ContractError
-from discovery_pipelines.log_mining import MiningParams, mine_events, wilson_lower_bound
+from discovery_pipelines.log_mining import MiningParams, mine_events
+from discovery_pipelines.search.metrics import wilson_interval
 from discovery_pipelines.log_mining.mining import DROP_REASONS
 from discovery_pipelines.pipelines.log_mining.nodes import evaluate_mining, split_training_pairs
 from discovery_pipelines.data.text import normalize_query
@@ -18,12 +19,13 @@ from discovery_pipelines.data.text import normalize_query
 
 @pytest.mark.parametrize("k,n", [(0, 10), (3, 10), (10, 10), (37, 1000), (1, 2)])
 def test_wilson_matches_scipy(k, n):
-    lo = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson").low
-    assert wilson_lower_bound(np.array([k]), np.array([n]), z=1.959963984540054)[0] == pytest.approx(lo, abs=1e-12)
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    lo, hi = wilson_interval(np.array([k]), np.array([n]), z=1.959963984540054)
+    assert lo[0] == pytest.approx(ci.low, abs=1e-12) and hi[0] == pytest.approx(ci.high, abs=1e-12)
 
 
 def test_wilson_prefers_evidence_over_small_samples():
-    lb = wilson_lower_bound(np.array([3, 300]), np.array([3, 400]))
+    lb, _ = wilson_interval(np.array([3, 300]), np.array([3, 400]))
     assert lb[0] < lb[1]
 
 
@@ -44,7 +46,7 @@ def test_counts_match_a_pandas_recount(clean_events, clean_result):
     assert (got["impressions"] == want["impression"].reindex(got.index)).all()
     assert (got["clicks"] == want["click"].reindex(got.index)).all()
     assert (got["purchases"] == want["purchase"].reindex(got.index)).all()
-    np.testing.assert_allclose(got["wilson_lb"], wilson_lower_bound(got["clicks"], got["impressions"]), atol=1e-12)
+    np.testing.assert_allclose(got["wilson_lb"], wilson_interval(got["clicks"], got["impressions"])[0], atol=1e-12)
     pos = clean_result.positives
     assert len(pos) > 0 and (pos["impressions"] >= 5).all() and (pos["wilson_lb"] >= 0.2).all()
     neg = clean_result.negatives

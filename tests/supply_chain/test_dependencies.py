@@ -58,10 +58,11 @@ def test_test_tools_are_not_runtime_dependencies_and_unused_ones_are_gone() -> N
     assert not TEST_ONLY & set(runtime), TEST_ONLY & set(runtime)
     assert "polars" not in runtime and "polars" not in _lock()
     extras = runtime["kedro-datasets"].extras
-    for ds_type in re.findall(r"type:\s*([a-z]+)\.([A-Za-z]+Dataset)", "\n".join(
-            p.read_text() for p in (ROOT / "conf").rglob("catalog*.yml"))):
-        assert f"{ds_type[0]}-{ds_type[1].lower()}" in extras, f"catalog uses {ds_type} without its extra"
-    assert not {e for e in extras if e.startswith(("yaml-", "pickle-", "polars-"))}, extras
+    provided = set(md.distribution("kedro-datasets").metadata.get_all("Provides-Extra") or [])
+    used = {f"{m}-{c.lower()}" for m, c in re.findall(r"type:\s*([a-z]+)\.([A-Za-z]+Dataset)", "\n".join(
+        p.read_text() for p in (ROOT / "conf").rglob("catalog*.yml")))} & provided  # some types need no extra
+    assert used <= extras, f"the catalog uses datasets whose extras are not declared: {sorted(used - extras)}"
+    assert extras <= used, f"kedro-datasets extras no catalog entry uses: {sorted(extras - used)}"
 
 
 def _imported_modules(folders: list[str]) -> set[str]:
@@ -96,3 +97,16 @@ def test_src_imports_only_declared_runtime_dependencies() -> None:
 def test_tests_and_scripts_import_only_declared_dependencies() -> None:
     declared = set(_reqs()) | set(_reqs("test"))
     assert _undeclared(["tests", "scripts"], declared) == {}
+
+
+def test_setup_installs_from_the_lock_with_hashes_and_torch_from_one_source() -> None:
+    """No second index may shadow a registry package: no extra index and no unsafe-best-match; torch is
+    installed alone (--no-deps --no-index) from one find-links source, the rest with --require-hashes."""
+    sh = (ROOT / "scripts" / "setup.sh").read_text()
+    code = "\n".join(line for line in sh.splitlines() if not line.lstrip().startswith("#"))
+    assert "unsafe-best-match" not in code and "extra-index-url" not in code and "--index-url" not in code
+    installs = [line for line in code.splitlines() if "pip install" in line]
+    torch_line = next(line for line in installs if '"$TORCH_REQ"' in line)
+    assert all(f in torch_line for f in ("--require-hashes", "--no-deps", "--no-index", "--find-links"))
+    lock_line = next(line for line in installs if "-r requirements.lock" in line)
+    assert "--require-hashes" in lock_line and "--find-links" not in lock_line

@@ -8,6 +8,7 @@ identical, and two spellings that normalise alike always share a split.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -57,3 +58,17 @@ def held_out_texts(queries: pd.DataFrame, splits: tuple[str, ...] = ("dev", "hol
     """Normalised texts (:func:`text.normalize_query`) of the queries in ``splits``: what no training
     row may contain, so that no evaluation query leaks into training."""
     return {normalize_query(t) for t, s in zip(queries["text"], queries["split"]) if s in splits}
+
+
+def judged_and_sampled(products: pd.DataFrame, judged_ids: Iterable[str], n_others: int, seed: int = 0) -> pd.DataFrame:
+    """Every product whose ``product_id`` is in ``judged_ids`` plus a seeded sample of ``n_others`` of the rest.
+
+    The slice of a catalogue that still scores its judged queries fairly (all their judged products are in it)
+    with realistic distractors: quick ingest runs (``ingest.max_products``), the in-training dev evaluator and
+    recipe comparisons. Rows keep the catalogue's order; the index is reset. ``n_others`` is capped at the
+    number of unjudged products (negative = 0).
+    """
+    judged = products["product_id"].isin(set(judged_ids))
+    others = products[~judged]
+    picked = others.sample(n=min(max(0, int(n_others)), len(others)), random_state=seed)
+    return products[judged | products.index.isin(picked.index)].reset_index(drop=True)

@@ -11,11 +11,10 @@ from discovery_pipelines.failure_analysis.analysis import (
     FailureAnalysis,
     analyse_failures,
     build_report,
-    wilson,
     write_report,
 )
 from discovery_pipelines.failure_analysis.taxonomy import RULE_GROUPS, query_groups, title_groups
 from discovery_pipelines.failure_analysis.vocab import Vocabulary
 
-__all__ = ["FailureAnalysis", "analyse_failures", "build_report", "write_report", "wilson", "RULE_GROUPS", "query_groups",
+__all__ = ["FailureAnalysis", "analyse_failures", "build_report", "write_report", "RULE_GROUPS", "query_groups",
            "title_groups", "Vocabulary"]

@@ -19,7 +19,6 @@ Definitions (per group g, dev split only):
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from discovery_pipelines.search.metrics import wilson_interval
 
 from discovery_pipelines.failure_analysis.clustering import ClusterNamer, assign_nearest, cluster_names, fit_clusters
 from discovery_pipelines.failure_analysis.lexicon import content_tokens
@@ -47,17 +48,6 @@ class FailureAnalysis:
     groups: pd.DataFrame
     stats: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion k/n (Wilson 1927); (0, 1) when n == 0."""
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return max(0.0, c - h), min(1.0, c + h)
 
 
 def _check_columns(df: pd.DataFrame, cols: Sequence[str], name: str) -> None:
@@ -173,7 +163,7 @@ def analyse_failures(
         for t in bad["text"]:
             gv.update(set(content_tokens(t)))
         cov = (sum(1 for t in gv if t in train_vocab) / len(gv)) if gv else 1.0
-        lo, hi = wilson(len(bad), len(sub))
+        lo, hi = (float(x) for x in wilson_interval(len(bad), len(sub)))
         # most frequent first, ties alphabetical (set iteration order depends on the hash seed)
         uncovered = sorted((t for t in gv if t not in train_vocab), key=lambda t: (-gv[t], t))[:8]
         rows.append({

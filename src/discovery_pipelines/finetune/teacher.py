@@ -33,16 +33,16 @@ import numpy as np
 import pandas as pd
 
 from discovery_pipelines.data.io import atomic_path
-from discovery_pipelines.data.params import reject_unknown
+from discovery_pipelines.data.params import Params, validate
 from discovery_pipelines.search.models import resolve_model_path
 from discovery_pipelines.search.precision import resolve_precision
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class TeacherConfig:
-    """Cross-encoder training hyper-parameters (defaults: ``conf/base/parameters_quality.yml``)."""
+class TeacherConfig(Params):
+    """Cross-encoder training hyper-parameters (defaults: ``conf/base/parameters_quality.yml``); unknown keys
+    are errors (:class:`~discovery_pipelines.data.params.Params`)."""
 
     negatives_per_query: int = 3        # retriever negatives (label 0) per train query
     candidates: int = 50                # top-k of the retriever the negatives are drawn from
@@ -60,7 +60,8 @@ class TeacherConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "TeacherConfig":
-        return cls(**reject_unknown(d, cls.__dataclass_fields__, "teacher"))
+        """Validated from a parameter mapping (:func:`discovery_pipelines.data.params.validate`)."""
+        return validate(cls, d, "quality.teacher.train")
 
 
 def teacher_examples(queries: pd.DataFrame, qrels: pd.DataFrame, products: pd.DataFrame,

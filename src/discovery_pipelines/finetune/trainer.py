@@ -15,7 +15,6 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -25,15 +24,16 @@ import pandas as pd
 
 from discovery_pipelines.data.io import sha256_parts
 from discovery_pipelines.search.models import load_model, model_fingerprint
-from discovery_pipelines.data.params import reject_unknown
+from discovery_pipelines.data.params import Params
+from discovery_pipelines.data.splits import judged_and_sampled
 from discovery_pipelines.search.precision import resolve_precision
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class TrainConfig:
-    """Training hyper-parameters (see ``conf/base/parameters_finetune.yml`` for the defaults used)."""
+class TrainConfig(Params):
+    """Training hyper-parameters (``finetune.reference.train`` / ``finetune.candidate.train`` in
+    ``conf/base/parameters_finetune.yml``); unknown keys are errors (:class:`~discovery_pipelines.data.params.Params`)."""
 
     loss: str = "mnrl"                  # mnrl | cached_mnrl | mnrl_symmetric | qcc (finetune/losses.py)
     batch_size: int = 64
@@ -59,13 +59,6 @@ class TrainConfig:
     logging_steps: int = 10
     precision: str = "auto"             # fp32 | bf16 (mixed-precision autocast) | auto (DISCOVERY_PRECISION, else bf16 where native)
     budget_seconds: float | None = None  # wall-clock cap: steps = min(one pass, budget / probed s per step), see finetune.budget
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
-        kw = reject_unknown(d, cls.__dataclass_fields__, "training")
-        if "directions" in kw:
-            kw["directions"] = tuple(kw["directions"])
-        return cls(**kw)
 
 
 @dataclass
@@ -109,10 +102,8 @@ def build_ir_evaluator(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.
     q = queries[queries["query_id"].isin(set(rel["query_id"]))]
     q = q.sample(n=min(n_queries, len(q)), random_state=seed)
     rel = rel[rel["query_id"].isin(set(q["query_id"]))]
-    judged = set(qrels[qrels["query_id"].isin(set(q["query_id"]))]["product_id"])
-    others = products[~products["product_id"].isin(judged)]
-    corpus_df = pd.concat([products[products["product_id"].isin(judged)],
-                           others.sample(n=min(n_distractors, len(others)), random_state=seed)])
+    corpus_df = judged_and_sampled(products, qrels[qrels["query_id"].isin(set(q["query_id"]))]["product_id"],
+                                   n_distractors, seed=seed)
     relevant: dict[str, set[str]] = {}
     for a, b in zip(rel["query_id"], rel["product_id"]):
         relevant.setdefault(str(a), set()).add(str(b))
@@ -202,7 +193,7 @@ def _job_fingerprint(base_model: Any, ds: Any, config: TrainConfig) -> str:
     """SHA-256 of what defines a training job: base model, every training row, the configuration."""
     rows = ("\x1f".join(row) + "\x1e" for row in zip(*(ds[c] for c in ds.column_names)))
     return sha256_parts(chain(
-        [model_fingerprint(base_model), json.dumps(config.__dict__, sort_keys=True, default=str),
+        [model_fingerprint(base_model), json.dumps(config.model_dump(), sort_keys=True, default=str),
          resolve_precision(config.precision)],   # "auto" differs between machines
         rows,
     ))
@@ -310,7 +301,7 @@ def train(
         log.info("checkpoints in %s belong to another training job; starting fresh", ckpt_dir)
         for old in ckpt_dir.iterdir():
             shutil.rmtree(old) if old.is_dir() else old.unlink()
-    job_file.write_text(json.dumps({"job": job, "config": config.__dict__}, indent=1, default=str))
+    job_file.write_text(json.dumps({"job": job, "config": config.model_dump()}, indent=1, default=str))
     resume_from = _last_checkpoint(ckpt_dir) if resume else None
     # steps already trained and their wall time (None: a checkpoint written without the ledger)
     start_step, prior_seconds = 0, 0.0
@@ -360,13 +351,12 @@ def plan_budget(base_model: Any, pairs: pd.DataFrame, config: TrainConfig,
         ``(config with precision and max_steps set, plan)``; ``plan`` holds the CPU, the probe figures, the
         chosen precision and the steps (logged, and reported in the training summary).
     """
-    import dataclasses
     import math
 
     from discovery_pipelines.finetune.budget import choose_precision, plan_steps
 
     def probe(p: str) -> float:
-        r = bare_trainer_throughput(base_model, pairs, dataclasses.replace(config, precision=p), probe_steps)
+        r = bare_trainer_throughput(base_model, pairs, config.model_copy(update={"precision": p}), probe_steps)
         return r["seconds"] / max(r["steps"], 1)
 
     prec = choose_precision(config.precision, probe, "training")
@@ -374,7 +364,7 @@ def plan_budget(base_model: Any, pairs: pd.DataFrame, config: TrainConfig,
     plan = plan_steps(full, prec["seconds_per_step"], config.budget_seconds)
     log.info("training: %d of %d steps at %s (%s)", plan["steps"], full, prec["precision"], plan["reason"])
     steps = plan["steps"] if plan["steps"] < full else -1
-    return dataclasses.replace(config, precision=prec["precision"], max_steps=steps), {**plan, "precision": prec}
+    return config.model_copy(update={"precision": prec["precision"], "max_steps": steps}), {**plan, "precision": prec}
 
 
 def _select_model(trainer: Any, metric: str | None, min_delta: float) -> tuple[Any, int, str]:

@@ -25,10 +25,9 @@ from discovery_pipelines.log_mining.mining import (
     MiningParams,
     MiningResult,
     mine_events,
-    wilson_lower_bound,
 )
 
 __all__ = [
     "ClickModel", "attractiveness", "examination", "ranked_lists", "simulate_events",
-    "DROP_REASONS", "MiningParams", "MiningResult", "mine_events", "wilson_lower_bound",
+    "DROP_REASONS", "MiningParams", "MiningResult", "mine_events",
 ]

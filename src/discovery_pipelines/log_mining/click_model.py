@@ -42,7 +42,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,7 @@ import pyarrow.parquet as pq
 
 from discovery_pipelines.data.contract import COLUMNS, EVENT_TYPES
 from discovery_pipelines.data.io import atomic_path
-from discovery_pipelines.data.params import reject_unknown
+from discovery_pipelines.data.params import Params
 
 _US = 1_000_000
 CORRUPTION_KINDS = (
@@ -61,8 +61,7 @@ CORRUPTION_KINDS = (
 UNKNOWN_PRODUCT_IDS = ("UNKNOWN-0", "UNKNOWN-1", "UNKNOWN-2")
 
 
-@dataclass(frozen=True)
-class ClickModel:
+class ClickModel(Params):
     """Parameters of the position-based click model and funnel (see the module docstring).
 
     Attributes:
@@ -94,12 +93,6 @@ class ClickModel:
     click_delay_s: float = 20.0
     cart_delay_s: float = 60.0
     purchase_delay_s: float = 120.0
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, float] | None) -> "ClickModel":
-        """Build from a (Kedro) parameter mapping; unknown keys raise ``TypeError`` naming them."""
-        params = reject_unknown(params, cls.__dataclass_fields__, "click-model", TypeError)
-        return cls(**{k: float(v) for k, v in params.items()})
 
     def relevance(self, gain: np.ndarray) -> np.ndarray:
         """Normalised gain ``clip((g - gain_min) / (gain_max - gain_min), 0, 1)``, float64, same shape."""
@@ -385,7 +378,7 @@ def simulate_events(lists: RankedLists, out_dir: str | Path, n_events: int, mode
             "columns": COLUMNS["events"], "clean_events": int(n_clean), "rows_written": int(n_rows),
             "sessions": int(n_sessions), "by_event_type": dict(zip(EVENT_TYPES, map(int, type_counts))),
             "injected": injected, "n_days": int(n_days), "start_date": start.isoformat(), "seed": int(seed),
-            "click_model": asdict(model), "ranker": lists.meta, "corruption_rates": corruption,
+            "click_model": model.model_dump(), "ranker": lists.meta, "corruption_rates": corruption,
         }
         (tmp / "_manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest

@@ -25,7 +25,7 @@ Every dropped row is counted; a run never stops on a bad row and writes nothing 
 
 Stage 2 groups by (normalised query, product): impressions, clicks, carts, purchases, mean
 impression position, CTR = clicks / impressions and the Wilson score lower bound of the CTR
-(:func:`wilson_lower_bound`). Positives: ``impressions >= min_impressions`` and
+(the lower end of :func:`discovery_pipelines.search.metrics.wilson_interval`). Positives: ``impressions >= min_impressions`` and
 ``wilson_lb >= positive_threshold``. Log negatives: shown at least ``negative_min_impressions``
 times at a mean position <= ``negative_max_position`` and never clicked, carted or bought.
 """
@@ -37,18 +37,17 @@ import glob
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from discovery_pipelines.data.contract import COLUMNS, EVENT_TYPES, ContractError
-from discovery_pipelines.data.params import reject_unknown
+from discovery_pipelines.data.params import Params
 from discovery_pipelines.data.text import normalize_query
 
 DROP_REASONS = (
@@ -165,38 +164,11 @@ PAIR_COLUMNS = ["query", "query_norm", "product_id", "impressions", "clicks", "c
                 "wilson_lb", "mean_position", "is_positive", "is_negative"]
 
 
-def wilson_lower_bound(successes: np.ndarray, trials: np.ndarray, z: float = 1.96) -> np.ndarray:
-    r"""Lower end of the Wilson score interval for a binomial proportion (Wilson 1927, JASA 22:209;
-    recommended by Agresti & Coull 1998, Am. Stat. 52:119)::
-
-        p = k / n
-        lb = (p + z^2/(2n) - z * sqrt(p(1-p)/n + z^2/(4 n^2))) / (1 + z^2/n)
-
-    Unlike the Wald bound it stays in [0, 1] and is conservative for small ``n``, so a product seen
-    3 times and clicked 3 times ranks below one clicked 300 times out of 400 (Miller 2009, "How not to
-    sort by average rating").
-
-    Args:
-        successes: clicks ``k`` (int or float array, clipped to ``[0, n]``).
-        trials: impressions ``n`` (same shape); ``n = 0`` gives NaN.
-        z: standard-normal quantile (1.96 = two-sided 95 %).
-
-    Returns:
-        float64 array of lower bounds in [0, 1].
-    """
-    n = np.asarray(trials, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.clip(np.asarray(successes, dtype=np.float64), 0, n) / n
-        z2 = z * z
-        return (p + z2 / (2 * n) - z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))) / (1 + z2 / n)
-
-
 def _lit(x: float) -> str:
     return f"CAST({float(x)!r} AS DOUBLE)"
 
 
-@dataclass(frozen=True)
-class MiningParams:
+class MiningParams(Params):
     """Thresholds of the mining (see the module docstring).
 
     Attributes:
@@ -212,11 +184,6 @@ class MiningParams:
     min_impressions: int = 10
     negative_min_impressions: int = 20
     negative_max_position: float = 5.0
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any] | None) -> "MiningParams":
-        """Build from a parameter mapping; unknown keys raise ``TypeError``."""
-        return cls(**reject_unknown(params, cls.__dataclass_fields__, "mining", TypeError))
 
 
 def stage2_sql(params: MiningParams) -> str:
@@ -451,7 +418,7 @@ def mine_events(events_path: str | Path, product_ids: Sequence[str], params: Min
     else:
         raise ValueError(f"unknown engine {engine!r}; expected 'duckdb' or 'spark'")
     res.report["wall_s"] = round(time.perf_counter() - t0, 3)
-    res.report["params"] = asdict(params)
+    res.report["params"] = params.model_dump()
     return res
 
 

@@ -2,31 +2,34 @@
 
 ``events.path`` is an :data:`~discovery_pipelines.data.paths.InputPath`: with ``simulate: false`` it
 names an external event log, so the stage cache hashes the folder's content and new events at the
-same path re-run the mining.
+same path re-run the mining. The click model (:class:`~discovery_pipelines.log_mining.click_model.ClickModel`)
+and the mining thresholds (:class:`~discovery_pipelines.log_mining.mining.MiningParams`) are parameter
+models themselves.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from discovery_pipelines.data.params import Params
 from discovery_pipelines.data.paths import InputPath, parameters_schema
+from discovery_pipelines.log_mining.click_model import CORRUPTION_KINDS, ClickModel
+from discovery_pipelines.log_mining.mining import MiningParams
 
 
-class RankerParams(BaseModel):
+class RankerParams(Params):
     """BM25 ranker whose top-``k`` lists the simulator shows (Robertson & Zaragoza 2009)."""
 
-    model_config = ConfigDict(extra="forbid")
     k: int = Field(10, ge=1)
     k1: float = 1.5
     b: float = 0.75
 
 
-class EventsParams(BaseModel):
+class EventsParams(Params):
     """Where the events come from: simulated into ``path`` (``simulate: true``) or read from it."""
 
-    model_config = ConfigDict(extra="forbid")
     simulate: bool = True
     path: InputPath
     n_events: int = Field(2_000_000, ge=1)
@@ -35,15 +38,45 @@ class EventsParams(BaseModel):
     seed: int = 0
     chunk_events: int = Field(1_000_000, ge=1)
     ranker: RankerParams = RankerParams()
-    click_model: dict[str, float] | None = None     # keys checked by ClickModel.from_params
-    corruption: dict[str, float] | None = None      # kinds checked by simulate_events
+    click_model: ClickModel = ClickModel()
+    corruption: dict[Literal[CORRUPTION_KINDS], float] | None = None  # type: ignore[valid-type]  # rate per clean event
+
+
+class DuckDBOptions(Params):
+    """DuckDB settings; ``threads`` defaults to the CPU budget of the process (``mining.env_threads``)."""
+
+    memory_limit: str | None = None
+    temp_directory: str | None = None
+    threads: int | None = Field(None, ge=1)
+
+
+class SparkOptions(Params):
+    """Spark session settings for ``engine: spark``."""
+
+    master: str = "local[2]"
+    conf: dict[str, Any] = Field(default_factory=dict)
+
+
+class MiningBlock(Params):
+    """``log_mining.mining``: the engine, its options and the thresholds."""
+
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    params: MiningParams = MiningParams()
+    duckdb: DuckDBOptions = DuckDBOptions()
+    spark: SparkOptions = SparkOptions()
+
+
+class QualityParams(Params):
+    """``log_mining.quality``: mined positives scored against the qrels."""
+
+    relevant_gain: float = 2.5
+    thresholds: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.5], min_length=1)
 
 
 @parameters_schema("log_mining")
-class LogMiningParams(BaseModel):
+class LogMiningParams(Params):
     """The ``log_mining`` block: ``events``, ``mining`` (engine + thresholds) and ``quality``."""
 
-    model_config = ConfigDict(extra="forbid")
     events: EventsParams
-    mining: dict[str, Any] = {}
-    quality: dict[str, Any] = {}
+    mining: MiningBlock = MiningBlock()
+    quality: QualityParams = QualityParams()

@@ -131,15 +131,57 @@ def evaluate(
     return EvaluationResult(agg, per_query, runs, timings)
 
 
-def top_k_frame(query_ids: Sequence[str], run: Run, retriever: str, k: int = 10) -> pd.DataFrame:
-    """Long table (query_id, rank 1-based, product_id, score, retriever) of a run's top ``k``."""
-    ids, sc = run
-    rows = []
-    for qi, q in enumerate(query_ids):
-        for r in range(min(k, ids.shape[1])):
-            if ids[qi, r] is not None:
-                rows.append((q, r + 1, ids[qi, r], float(sc[qi, r]), retriever))
-    return pd.DataFrame(rows, columns=["query_id", "rank", "product_id", "score", "retriever"])
+@dataclass
+class SplitEvaluation:
+    """What :func:`evaluate_splits` returns.
+
+    ``per_query``: the rows of :attr:`EvaluationResult.per_query` of every (split, model) with ``split`` and
+    ``model`` columns; ``metrics``: ``{split: {model: {retriever: {metric: value}}}}``; ``timings``:
+    ``{split: {model: {stage_s: seconds, ..., "total_s": seconds}}}``.
+    """
+
+    per_query: pd.DataFrame
+    metrics: dict[str, dict[str, dict[str, dict[str, float]]]]
+    timings: dict[str, dict[str, dict[str, float]]]
 
 
-__all__ = ["evaluate", "EvaluationResult", "dense_run", "top_k_frame", "DEFAULT_GOOD_RULE", "RETRIEVERS"]
+def evaluate_splits(
+    models: Mapping[str, Any],
+    products: pd.DataFrame,
+    queries: pd.DataFrame,
+    qrels: pd.DataFrame,
+    *,
+    splits: Sequence[str] = ("dev", "holdout"),
+    **kwargs: Any,
+) -> SplitEvaluation:
+    """:func:`evaluate` every model on the queries of every split (full catalogue each time).
+
+    Args:
+        models: ``{name: model}``, each a sentence-transformers name, folder or object.
+        products, queries, qrels: contract tables; ``queries`` has the ``split`` column of ingest.
+        splits: the split names scored, in order.
+        **kwargs: passed to :func:`evaluate` (retrievers, k, text_fields, rel_threshold, good_rule, rrf_*,
+            cache_dir ...).
+
+    Returns:
+        :class:`SplitEvaluation`.
+
+    Raises:
+        ValueError: as :func:`evaluate`; KeyError when ``queries`` has no ``split`` column.
+    """
+    frames, metrics, timings = [], {}, {}
+    for split in splits:
+        q = queries[queries["split"] == split]
+        r = qrels[qrels["query_id"].isin(set(q["query_id"]))]
+        metrics[split], timings[split] = {}, {}
+        for name, model in models.items():
+            t = time.perf_counter()
+            res = evaluate(model, products, q, r, **kwargs)
+            timings[split][name] = {**res.timings, "total_s": time.perf_counter() - t}
+            frames.append(res.per_query.assign(split=split, model=name))
+            metrics[split][name] = res.metrics
+    return SplitEvaluation(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), metrics, timings)
+
+
+__all__ = ["evaluate", "evaluate_splits", "EvaluationResult", "SplitEvaluation", "dense_run", "DEFAULT_GOOD_RULE",
+           "RETRIEVERS"]

@@ -203,8 +203,8 @@ def export_index(
             (on-disk cache in ``cache_dir``).
         factory: faiss ``index_factory`` string; IVF/PQ indexes are trained on the vectors.
         text_fields: product columns joined into the encoded text
-            (:func:`discovery_pipelines.search.embeddings.product_texts`); recorded in the manifest so
-            the service builds BM25 over the same text.
+            (:func:`discovery_pipelines.search.embeddings.product_texts`); recorded in the manifest. The
+            search service's BM25 indexes the exported titles (``ids.parquet``) whatever these are.
         metric: ``"ip"`` (default; cosine on normalised vectors) or ``"l2"``.
         save_embeddings: also write ``embeddings.npy`` (exact masked KNN, re-ranking).
         extra_columns: more ``products`` columns to copy into ``ids.parquet``.

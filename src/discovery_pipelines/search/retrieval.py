@@ -8,6 +8,7 @@ padding when the catalogue has fewer than k), ``scores`` float32 ``(n_queries, k
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import logging
 
@@ -49,13 +50,35 @@ class BM25Retriever:
         return ids, scores.astype(np.float32)
 
 
+def masked_top_k(queries: Any, docs: Any, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` inner products ``queries @ docs.T`` per query row, masked documents excluded.
+
+    Args:
+        queries: float32 torch tensor ``(nq, d)``; docs: float32 torch tensor ``(nd, d)`` on the same device.
+        k: results per query (capped at ``nd``).
+        mask: optional bool numpy ``(nd,)`` or ``(nq, nd)``: False documents get score ``-inf``.
+
+    Returns:
+        ``(positions int64 (nq, k'), scores float32 (nq, k'))`` numpy, best first, ``k' = min(k, nd)``; a masked
+        document can only appear with score ``-inf`` (when fewer than ``k'`` pass the mask).
+    """
+    import torch
+
+    sc = queries @ docs.T
+    if mask is not None:
+        sc = sc.masked_fill(~torch.from_numpy(np.asarray(mask, dtype=bool)).to(sc.device), float("-inf"))
+    top = torch.topk(sc, min(int(k), docs.shape[0]), dim=1)
+    return top.indices.cpu().numpy().astype(np.int64), top.values.cpu().numpy().astype(np.float32)
+
+
 def dense_search(query_emb: np.ndarray, doc_emb: np.ndarray, ids: Sequence[str], k: int = 100,
                  mask: np.ndarray | None = None, batch: int = 1024) -> Run:
-    """Exact maximum-inner-product search (cosine for normalised vectors) with torch matmul + topk.
+    """Exact maximum-inner-product search (cosine for normalised vectors) with torch matmul + topk
+    (:func:`masked_top_k`), ``batch`` queries at a time.
 
     Args:
         query_emb: float32 ``(nq, d)``; doc_emb: float32 ``(nd, d)``.
-        mask: optional bool ``(nd,)`` or ``(nq, nd)``: False products are excluded (score -inf).
+        mask: optional bool ``(nd,)`` or ``(nq, nd)``: False products are excluded (score -inf, id None).
     """
     import torch
 
@@ -65,13 +88,10 @@ def dense_search(query_emb: np.ndarray, doc_emb: np.ndarray, ids: Sequence[str],
     out_i, out_s = [], []
     for s in range(0, len(query_emb), batch):
         q = torch.from_numpy(np.ascontiguousarray(query_emb[s:s + batch], dtype=np.float32))
-        sc = q @ d.T
-        if mask is not None:
-            m = torch.from_numpy(np.asarray(mask if mask.ndim == 1 else mask[s:s + batch], dtype=bool))
-            sc = sc.masked_fill(~m, float("-inf"))
-        top = torch.topk(sc, k, dim=1)
-        out_i.append(top.indices.numpy())
-        out_s.append(top.values.numpy())
+        m = None if mask is None else (mask if mask.ndim == 1 else mask[s:s + batch])
+        i, sc = masked_top_k(q, d, k, m)
+        out_i.append(i)
+        out_s.append(sc)
     idx = np.concatenate(out_i) if out_i else np.zeros((0, k), dtype=np.int64)
     scores = np.concatenate(out_s) if out_s else np.zeros((0, k), dtype=np.float32)
     res = ids_arr[idx].astype(object)

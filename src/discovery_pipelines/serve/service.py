@@ -39,7 +39,7 @@ import numpy as np
 
 from discovery_pipelines.search.index import MANIFEST_FILE, IndexLoadError, LoadedIndex, load_index, read_manifest
 from discovery_pipelines.search.fusion import FusionConfig, fuse
-from discovery_pipelines.search.retrieval import BM25Retriever
+from discovery_pipelines.search.retrieval import BM25Retriever, masked_top_k
 
 log = logging.getLogger(__name__)
 
@@ -270,14 +270,7 @@ class SearchEngine:
         import torch
 
         if self.doc is not None and (self._faiss_kind == "flat" or mask is not None):
-            q = torch.from_numpy(qv).to(self.doc.device)
-            sc = (q @ self.doc.T)[0]
-            if mask is not None:
-                sc = sc.masked_fill(~torch.from_numpy(mask).to(sc.device), float("-inf"))
-            kk = min(k, self.n)
-            top = torch.topk(sc, kk)
-            s = top.values.cpu().numpy()
-            i = top.indices.cpu().numpy().astype(np.int64)
+            i, s = (a[0] for a in masked_top_k(torch.from_numpy(qv).to(self.doc.device), self.doc, k, mask))
             keep = np.isfinite(s)
             return i[keep], s[keep].astype(np.float32), f"torch-exact-{self.doc.device.type}"
         return (*self._faiss_search(qv, k, mask), f"faiss-{self.loaded.manifest.get('factory')}")

@@ -10,39 +10,35 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from discovery_pipelines.search.evaluation import evaluate  # noqa: E402
+from discovery_pipelines.data.params import validate  # noqa: E402
+from discovery_pipelines.search import evaluation  # noqa: E402
+from discovery_pipelines.search.params import EvaluateParams  # noqa: E402
 from discovery_pipelines.reporting.figures import metrics_bar_plot, metrics_markdown  # noqa: E402
 
 
 def evaluate_splits(
     products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame, params: dict[str, Any]
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Evaluate ``params['model']`` on every split in ``params['splits']``.
+    """Evaluate ``params['model']`` on every split in ``params['splits']``
+    (:class:`~discovery_pipelines.search.params.EvaluateParams`).
 
     Returns:
         per_query: rows (retriever, query_id, text, metrics..., verdict, split);
         metrics: ``{retriever: {metric: value}}`` for the first split (dev), plus
-        ``{"by_split": {split: {retriever: {...}}}, "timings": {...}}``.
+        ``{"by_split": {split: {retriever: {...}}}, "timings_s": {split: {stage_s: seconds}}, "model": ...}``.
     """
-    frames, by_split, timings = [], {}, {}
-    for split in params["splits"]:
-        q = queries[queries["split"] == split]
-        r = qrels[qrels["query_id"].isin(set(q["query_id"]))]
-        res = evaluate(
-            params["model"], products, q, r,
-            retrievers=params["retrievers"], k=int(params["k"]), text_fields=params["text_fields"],
-            rel_threshold=float(params["rel_threshold"]), good_rule=params["good_rule"],
-            rrf_weights=params["rrf"]["weights"], rrf_c=float(params["rrf"]["c"]),
-            cache_dir=params["cache_dir"],
-        )
-        frames.append(res.per_query.assign(split=split))
-        by_split[split] = res.metrics
-        timings[split] = res.timings
-    metrics: dict[str, Any] = dict(by_split[params["splits"][0]])
+    p = validate(EvaluateParams, params, "evaluate")
+    res = evaluation.evaluate_splits(
+        {"production": p.model}, products, queries, qrels, splits=p.splits, retrievers=p.retrievers, k=p.k,
+        text_fields=p.text_fields, rel_threshold=p.rel_threshold, good_rule=[c.model_dump() for c in p.good_rule],
+        rrf_weights=p.rrf.weights, rrf_c=p.rrf.c, cache_dir=p.cache_dir,
+    )
+    by_split = {split: systems["production"] for split, systems in res.metrics.items()}
+    metrics: dict[str, Any] = dict(by_split[p.splits[0]])
     metrics["by_split"] = by_split
-    metrics["timings_s"] = timings
-    metrics["model"] = str(params["model"])
-    return pd.concat(frames, ignore_index=True), metrics
+    metrics["timings_s"] = {split: t["production"] for split, t in res.timings.items()}
+    metrics["model"] = str(p.model)
+    return res.per_query.drop(columns="model"), metrics
 
 
 def report(metrics: dict[str, Any], per_query: pd.DataFrame) -> tuple[str, plt.Figure]:

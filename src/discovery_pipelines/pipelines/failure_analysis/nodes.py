@@ -7,21 +7,22 @@ from typing import Any
 
 import pandas as pd
 
+from discovery_pipelines.data.params import validate
 from discovery_pipelines.failure_analysis import analyse_failures, build_report
+from discovery_pipelines.failure_analysis.params import ClusterNaming, FailureAnalysisParams
 
 log = logging.getLogger(__name__)
 
 
-def _cluster_namer(params: dict[str, Any]) -> Any:
+def _cluster_namer(cfg: ClusterNaming) -> Any:
     """An LLM generator whose ``name_cluster`` names clusters when ``cluster_naming.use_llm`` and a
     model is configured, else None."""
-    cfg = params.get("cluster_naming") or {}
-    if not cfg.get("use_llm"):
+    if not cfg.use_llm:
         return None
     from discovery_pipelines.synthetic.generators import OpenAIGenerator
     from discovery_pipelines.synthetic.llm import load_credentials, resolve_llm_settings
 
-    settings = resolve_llm_settings(cfg.get("llm", {}), load_credentials(cfg.get("credentials_key", "synthetic_llm")))
+    settings = resolve_llm_settings(dict(cfg.llm), load_credentials(cfg.credentials_key))
     if settings is None:
         log.warning("cluster_naming.use_llm is set but no LLM model is configured: naming by top terms")
         return None
@@ -38,14 +39,13 @@ def build_failure_groups(evaluate_per_query: pd.DataFrame, queries: pd.DataFrame
         :class:`discovery_pipelines.failure_analysis.FailureAnalysis` and
         :func:`discovery_pipelines.failure_analysis.build_report`.
     """
-    namer = _cluster_namer(params)
+    p = validate(FailureAnalysisParams, params, "failure_analysis")
+    namer = _cluster_namer(p.cluster_naming)
     fa = analyse_failures(
-        evaluate_per_query, queries, qrels, products,
-        retriever=params.get("retriever", "dense"), eval_split=params.get("eval_split", "dev"),
-        train_split=params.get("train_split", "train"), model=params.get("model", "all-MiniLM-L6-v2"),
-        n_clusters=int(params.get("n_clusters", 8)), min_cluster_size=int(params.get("min_cluster_size", 5)),
-        vocab_min_count=int(params.get("vocab_min_count", 3)), n_examples=int(params.get("n_examples", 5)),
-        random_state=int(params.get("random_state", 0)), namer=namer.name_cluster if namer else None,
+        evaluate_per_query, queries, qrels, products, retriever=p.retriever, eval_split=p.eval_split,
+        train_split=p.train_split, model=p.model, n_clusters=p.n_clusters, min_cluster_size=p.min_cluster_size,
+        vocab_min_count=p.vocab_min_count, n_examples=p.n_examples, random_state=p.random_state,
+        namer=namer.name_cluster if namer else None,
     )
     if namer is not None:  # retries, bad answers and drops of the naming calls, in the report's meta
         fa.meta["cluster_naming_llm"] = namer.client.accounting()

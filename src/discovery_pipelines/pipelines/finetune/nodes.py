@@ -1,9 +1,11 @@
-"""Nodes of the ``training`` pipeline (wired in ``pipeline.py``; logic lives in ``discovery_pipelines.finetune``)."""
+"""Nodes of the ``finetune`` stages (wired in ``pipeline.py``; logic lives in ``discovery_pipelines.finetune``).
+
+Each node validates its parameter block with the models of :mod:`discovery_pipelines.finetune.params`.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from discovery_pipelines.reporting import tracking  # noqa: E402
-from discovery_pipelines.search.evaluation import evaluate  # noqa: E402
+from discovery_pipelines.search.evaluation import evaluate_splits  # noqa: E402
 from discovery_pipelines.search.models import load_model, model_fingerprint  # noqa: E402
-from discovery_pipelines.data.params import reject_unknown  # noqa: E402
+from discovery_pipelines.data.params import validate  # noqa: E402
 from discovery_pipelines.reporting.figures import markdown_table, metrics_bar_plot  # noqa: E402
 from discovery_pipelines.data.splits import held_out_texts  # noqa: E402
 from discovery_pipelines.finetune.augment import add_query_typos  # noqa: E402
@@ -24,6 +26,17 @@ from discovery_pipelines.finetune.data import assemble_pairs, known_positives  #
 from discovery_pipelines.finetune.gate import regression_gate  # noqa: E402
 from discovery_pipelines.finetune.interpolate import interpolate_weights  # noqa: E402
 from discovery_pipelines.finetune.negatives import judged_negatives, mine_band_negatives  # noqa: E402
+from discovery_pipelines.finetune.params import (  # noqa: E402
+    AugmentParams,
+    DataParams,
+    DevEvalParams,
+    ExportParams,
+    GateParams,
+    ModelsParams,
+    NegativesParams,
+    ReferenceParams,
+)
+from discovery_pipelines.search.params import EvaluateParams  # noqa: E402
 from discovery_pipelines.finetune.trainer import (  # noqa: E402
     TrainConfig,
     bare_trainer_throughput,
@@ -39,11 +52,10 @@ def assemble_training_pairs(
     mined_positives: pd.DataFrame, synthetic_pairs: pd.DataFrame, params: dict[str, Any],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Qrels + log-mined + synthetic pairs, de-duplicated, leakage-free, capped per source."""
+    p = validate(DataParams, params, "finetune.data")
     pairs, stats = assemble_pairs(
-        products, queries, qrels, mined_positives, synthetic_pairs,
-        qrels_min_gain=float(params["qrels_min_gain"]), caps=params.get("caps"),
-        priority=params.get("priority", ("qrels", "log", "synthetic")), max_pairs=params.get("max_pairs"),
-        seed=int(params.get("seed", 13)), qrels_sampling=str(params.get("qrels_sampling", "random")),
+        products, queries, qrels, mined_positives, synthetic_pairs, qrels_min_gain=p.qrels_min_gain,
+        caps=p.caps, priority=tuple(p.priority), max_pairs=p.max_pairs, seed=p.seed, qrels_sampling=p.qrels_sampling,
     )
     tracking.log_metrics({f"pairs_{k}": v for k, v in stats["kept"].items()})
     return pairs, stats
@@ -55,17 +67,16 @@ def add_hard_negatives(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Hard negatives per anchor: judged-irrelevant products of the query first (when
     ``judged_max_gain`` is set), then cosine-band negatives of the production model."""
-    if int(params.get("num_negatives", 0)) <= 0:
+    p = validate(NegativesParams, params, "finetune.negatives")
+    models = validate(ModelsParams, model_params, "finetune.models")
+    if p.num_negatives <= 0:
         return pairs, {"skipped": True}
-    exclude = known_positives(qrels, queries, pairs, float(params["exclude_min_gain"]))
-    jmax = params.get("judged_max_gain")
-    preferred = judged_negatives(qrels, queries, float(jmax)) if jmax is not None else None
+    exclude = known_positives(qrels, queries, pairs, p.exclude_min_gain)
+    preferred = judged_negatives(qrels, queries, p.judged_max_gain) if p.judged_max_gain is not None else None
     return mine_band_negatives(
-        model_params["production"], pairs, products, exclude,
-        min_score=float(params["min_score"]), max_score=float(params["max_score"]),
-        num_negatives=int(params["num_negatives"]), candidates=int(params.get("candidates", 100)),
-        sampling=params.get("sampling", "top"), cache_dir=model_params.get("cache_dir"), preferred=preferred,
-        max_relative=params.get("max_relative"), fill_random=bool(params.get("fill_random", False)),
+        models.production, pairs, products, exclude, min_score=p.min_score, max_score=p.max_score,
+        num_negatives=p.num_negatives, candidates=p.candidates, sampling=p.sampling, cache_dir=models.cache_dir,
+        preferred=preferred, max_relative=p.max_relative, fill_random=p.fill_random,
     )
 
 
@@ -74,21 +85,18 @@ def augment_queries(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Typo-aware training: one keyboard typo in the anchor of a seeded ``typo_rate`` share of the
     ``typo_sources`` rows (see :mod:`discovery_pipelines.finetune.augment`); never a held-out query."""
-    params = reject_unknown(params, ("typo_rate", "typo_sources", "layout", "seed"), "augment")
-    out, stats = add_query_typos(
-        examples, rate=float(params.get("typo_rate", 0.0)), seed=int(params.get("seed", 13)),
-        sources=params.get("typo_sources", ["qrels"]), layout=str(params.get("layout", "qwerty")),
-        held_out=held_out_texts(queries),
-    )
+    p = validate(AugmentParams, params, "finetune.augment")
+    out, stats = add_query_typos(examples, rate=p.typo_rate, seed=p.seed, sources=p.typo_sources, layout=p.layout,
+                                 held_out=held_out_texts(queries))
     tracking.log_metrics({"typo_anchors": stats["noised"]})
     return out, stats
 
 
-def _evaluator(products, queries, qrels, ev: dict[str, Any]):
+def _evaluator(products, queries, qrels, ev: DevEvalParams):
     dev = queries[queries["split"] == "dev"]
     return build_ir_evaluator(products, dev, qrels[qrels["query_id"].isin(set(dev["query_id"]))],
-                              rel_threshold=float(ev["rel_threshold"]), n_queries=int(ev["n_queries"]),
-                              n_distractors=int(ev["n_distractors"]), seed=int(ev.get("seed", 13)))
+                              rel_threshold=ev.rel_threshold, n_queries=ev.n_queries,
+                              n_distractors=ev.n_distractors, seed=ev.seed)
 
 
 def train_reference(
@@ -99,11 +107,12 @@ def train_reference(
 
     Same data budget as the candidate (``params['max_pairs']``); no hard negatives, no log or synthetic data.
     """
-    pairs, _ = assemble_pairs(products, queries, qrels, None, None,
-                              qrels_min_gain=float(params["qrels_min_gain"]), max_pairs=int(params["max_pairs"]),
-                              seed=int(params.get("seed", 13)))
-    cfg = TrainConfig.from_dict(params["train"])
-    res = train(model_params["production"], pairs, Path(model_params["work_dir"]) / "reference", cfg)
+    p = validate(ReferenceParams, params, "finetune.reference")
+    models = validate(ModelsParams, model_params, "finetune.models")
+    pairs, _ = assemble_pairs(products, queries, qrels, None, None, qrels_min_gain=p.qrels_min_gain,
+                              max_pairs=p.max_pairs, seed=p.seed)
+    cfg = p.train
+    res = train(models.production, pairs, Path(models.work_dir) / "reference", cfg)
     return load_model(res.model_dir), _summary(res, cfg)
 
 
@@ -119,13 +128,15 @@ def train_candidate(
     callbacks) then trains that many steps on the same rows and settings, and the summary carries the ratio
     of our training examples / s to its examples / s (``throughput_ratio_vs_st_trainer``).
     """
-    cfg = TrainConfig.from_dict(train_params)
-    evaluator = _evaluator(products, queries, qrels, dev_eval) if dev_eval else None
-    res = train(model_params["production"], pairs, Path(model_params["work_dir"]) / "candidate", cfg,
+    cfg = validate(TrainConfig, train_params, "finetune.candidate.train")
+    models = validate(ModelsParams, model_params, "finetune.models")
+    ev = validate(DevEvalParams, dev_eval, "finetune.candidate.dev_eval") if dev_eval else None
+    evaluator = _evaluator(products, queries, qrels, ev) if ev else None
+    res = train(models.production, pairs, Path(models.work_dir) / "candidate", cfg,
                 evaluator=evaluator, callbacks=[tracking.MlflowStepCallback(prefix="candidate_")])
     summary = _summary(res, cfg)
     if int(throughput_check_steps or 0) > 0:
-        bare = bare_trainer_throughput(model_params["production"], pairs, cfg, int(throughput_check_steps))
+        bare = bare_trainer_throughput(models.production, pairs, cfg, int(throughput_check_steps))
         summary["st_trainer_alone"] = bare
         summary["throughput_ratio_vs_st_trainer"] = res.examples_per_second / bare["examples_per_second"]
         tracking.log_metrics({"candidate_throughput_ratio_vs_st_trainer": summary["throughput_ratio_vs_st_trainer"]})
@@ -136,15 +147,16 @@ def interpolate_candidate(finetuned: Any, alpha: float, model_params: dict[str, 
     """WiSE-FT: the candidate is ``(1 - alpha) * production + alpha * fine-tuned`` (alpha = 1 keeps the
     fine-tuned weights). A separate node so that changing alpha re-runs evaluation, not training."""
     alpha = float(alpha)
-    model = finetuned if alpha >= 1.0 else interpolate_weights(model_params["production"], finetuned, alpha)
+    production = validate(ModelsParams, model_params, "finetune.models").production
+    model = finetuned if alpha >= 1.0 else interpolate_weights(production, finetuned, alpha)
     tracking.log_metrics({"candidate_wise_alpha": alpha})
-    return model, {"wise_alpha": alpha, "production": str(model_params["production"]),
+    return model, {"wise_alpha": alpha, "production": str(production),
                    "fingerprint": model_fingerprint(model)}
 
 
 def _summary(res: Any, cfg: TrainConfig) -> dict[str, Any]:
     return {
-        "config": cfg.__dict__, "train_seconds": res.train_seconds, "examples": res.examples,
+        "config": cfg.model_dump(), "train_seconds": res.train_seconds, "examples": res.examples,
         "examples_per_second": res.examples_per_second, "resumed_from": res.resumed_from,
         "best_metric": res.best_metric, "selected_step": res.selected_step, "selection": res.selection,
         "budget": res.budget,
@@ -157,31 +169,25 @@ def evaluate_models(
     reference: Any, candidate: Any, params: dict[str, Any], model_params: dict[str, Any],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Dense full-catalogue evaluation of base, reference and candidate on dev and holdout."""
-    models = {"base": model_params["production"], "reference": reference, "candidate": candidate}
-    frames, by_split, timings = [], {}, {}
-    for split in ("dev", "holdout"):
-        q = queries[queries["split"] == split]
-        r = qrels[qrels["query_id"].isin(set(q["query_id"]))]
-        by_split[split] = {}
-        for name, m in models.items():
-            t = time.perf_counter()
-            res = evaluate(m, products, q, r, retrievers=["dense"], k=100, rel_threshold=float(params["rel_threshold"]),
-                           good_rule=params["good_rule"], cache_dir=model_params.get("cache_dir"))
-            timings[f"{split}/{name}"] = time.perf_counter() - t
-            frames.append(res.per_query.assign(split=split, model=name))
-            by_split[split][name] = res.metrics["dense"]
+    ev = validate(EvaluateParams, params, "evaluate")
+    mp = validate(ModelsParams, model_params, "finetune.models")
+    models = {"base": mp.production, "reference": reference, "candidate": candidate}
+    res = evaluate_splits(models, products, queries, qrels, splits=("dev", "holdout"), retrievers=["dense"], k=100,
+                          rel_threshold=ev.rel_threshold, good_rule=[c.model_dump() for c in ev.good_rule],
+                          cache_dir=mp.cache_dir)
+    by_split = {split: {name: m["dense"] for name, m in systems.items()} for split, systems in res.metrics.items()}
+    timings = {f"{split}/{name}": t["total_s"] for split, systems in res.timings.items() for name, t in systems.items()}
     for split, systems in by_split.items():
         for name, mets in systems.items():
             tracking.log_metrics({f"{split}_{name}_{k.replace('@', '_at_')}": v for k, v in mets.items()})
-    return pd.concat(frames, ignore_index=True), {"by_split": by_split, "timings_s": timings}
+    return res.per_query, {"by_split": by_split, "timings_s": timings}
 
 
 def gate(per_query: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
     """Regression gate of the candidate against production (see ``training.gate``)."""
     prod = per_query[per_query["model"] == "base"]
     cand = per_query[per_query["model"] == "candidate"]
-    rules = {"min_dev_gain": float(params["min_dev_gain"]), "max_flips": int(params["max_flips"]),
-             "max_ndcg_loss": float(params["max_ndcg_loss"])}
+    rules = validate(GateParams, params, "finetune.gate").model_dump()
     decision = regression_gate(prod, cand, **rules)
     ref = per_query[per_query["model"] == "reference"]
     if len(ref):   # context only: how the plain recipe would fare under the same rules
@@ -208,16 +214,17 @@ def promote(
     if not decision["passed"]:
         log.warning("regression gate failed: candidate is NOT promoted")
         return {"promoted": False, "reason": "gate failed", "checks": decision["checks"]}
-    model_dir = Path(params["model_dir"])
+    p = validate(ExportParams, params, "finetune.export")
+    model_dir = Path(p.model_dir)
     with atomic_path(model_dir) as tmp:
         candidate.save_pretrained(str(tmp))
     serving = serving or {}
-    index_dir = export_index(params["index_dir"], candidate, products, factory=params.get("factory", "Flat"),
-                             cache_dir=model_params.get("cache_dir"), fusion=serving.get("fusion"),
-                             reranker=reranker, rerank_top_n=int(serving.get("rerank_top_n", 20)),
+    index_dir = export_index(p.index_dir, candidate, products, factory=p.factory,
+                             cache_dir=validate(ModelsParams, model_params, "finetune.models").cache_dir,
+                             fusion=serving.get("fusion"), reranker=reranker,
+                             rerank_top_n=int(serving.get("rerank_top_n", 20)),
                              default_mode=serving.get("default_mode", "hybrid"), serving=serving)
-    version = tracking.register_model(candidate, params.get("registered_model_name", "discovery-search"),
-                                      alias="production")
+    version = tracking.register_model(candidate, p.registered_model_name, alias="production")
     return {"promoted": True, "model_dir": str(model_dir), "index_dir": str(index_dir),
             "model_fingerprint": model_fingerprint(candidate), "registered_version": version,
             "default_mode": serving.get("default_mode", "hybrid")}

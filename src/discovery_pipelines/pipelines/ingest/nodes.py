@@ -9,7 +9,7 @@ import pandas as pd
 
 from discovery_pipelines.data import ingest as adapters
 from discovery_pipelines.data.ingest.params import IngestParams
-from discovery_pipelines.data.splits import assign_splits
+from discovery_pipelines.data.splits import assign_splits, judged_and_sampled
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,8 @@ def load_source(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     products = ds.products
     pcap = params.get("max_products")
     if pcap and len(products) > int(pcap):
-        judged = products["product_id"].isin(set(qrels["product_id"]))
-        others = products[~judged]
-        n_other = max(0, int(pcap) - int(judged.sum()))
-        products = pd.concat([products[judged], others.sample(n=min(n_other, len(others)), random_state=0)])
-        products = products.sort_index().reset_index(drop=True)
+        judged = set(qrels["product_id"])
+        products = judged_and_sampled(products, judged, int(pcap) - int(products["product_id"].isin(judged).sum()))
     report = {"source": src, "on_unknown_ids": ou, "products": len(products), "queries": len(queries),
               "qrels": len(qrels), "dropped_unknown_ids": ds.dropped}
     n_dropped = sum(v for t in ds.dropped.values() for v in t.values())

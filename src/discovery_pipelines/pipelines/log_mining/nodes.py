@@ -9,8 +9,9 @@ from typing import Any
 import pandas as pd
 
 from discovery_pipelines.data.io import path_digest
-from discovery_pipelines.log_mining import ClickModel, MiningParams, mine_events, ranked_lists, simulate_events
-from discovery_pipelines.log_mining.params import EventsParams
+from discovery_pipelines.data.params import validate
+from discovery_pipelines.log_mining import mine_events, ranked_lists, simulate_events
+from discovery_pipelines.log_mining.params import EventsParams, MiningBlock, QualityParams
 from discovery_pipelines.log_mining import quality as lq
 from discovery_pipelines.log_mining.mining import env_threads
 from discovery_pipelines.data.text import normalize_query
@@ -31,23 +32,19 @@ def prepare_events(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.Data
 
     Raises:
         FileNotFoundError: ``simulate: false`` and ``path`` does not exist.
-        pydantic.ValidationError: a misspelt or mistyped key (:class:`log_mining.params.EventsParams`).
+        ParameterError: a misspelt or mistyped key (:class:`log_mining.params.EventsParams`), named.
     """
-    EventsParams.model_validate(params)
-    path = Path(params["path"])
-    if not params.get("simulate", True):
+    p = validate(EventsParams, params, "log_mining.events")
+    path = Path(p.path)
+    if not p.simulate:
         if not path.exists():
             raise FileNotFoundError(f"log_mining.events.path {path} does not exist (simulate: false)")
         # the content digest makes the manifest change whenever the events do, so mining re-runs
         return {"source": "external", "path": str(path), "content_sha256": path_digest(path)}
-    rk = dict(params.get("ranker", {}))
-    lists = ranked_lists(products, queries, qrels, k=int(rk.get("k", 10)), k1=float(rk.get("k1", 1.5)),
-                         b=float(rk.get("b", 0.75)))
+    lists = ranked_lists(products, queries, qrels, k=p.ranker.k, k1=p.ranker.k1, b=p.ranker.b)
     manifest = simulate_events(
-        lists, path, n_events=int(params["n_events"]), model=ClickModel.from_params(params.get("click_model")),
-        seed=int(params.get("seed", 0)), n_days=int(params.get("n_days", 7)),
-        start_date=str(params.get("start_date", "2024-01-01")),
-        chunk_events=int(params.get("chunk_events", 1_000_000)), corruption=params.get("corruption"),
+        lists, path, n_events=p.n_events, model=p.click_model, seed=p.seed, n_days=p.n_days,
+        start_date=p.start_date, chunk_events=p.chunk_events, corruption=p.corruption,
     )
     return {"source": "simulated", **manifest}
 
@@ -59,11 +56,11 @@ def mine_click_logs(manifest: dict, products: pd.DataFrame, params: dict[str, An
         ``(pairs, report)``: all pairs with counts, CTR, Wilson lower bound and positive / negative
         flags; the report counts dropped rows per reason.
     """
-    duck = dict(params.get("duckdb", {}))
+    p = validate(MiningBlock, params, "log_mining.mining")
+    duck = p.duckdb.model_dump(exclude_none=True)
     duck.setdefault("threads", env_threads())
-    res = mine_events(manifest["path"], products["product_id"].astype(str).tolist(),
-                      MiningParams.from_params(params.get("params")), engine=str(params.get("engine", "duckdb")),
-                      duckdb_options=duck, spark_options=params.get("spark"), progress=True)
+    res = mine_events(manifest["path"], products["product_id"].astype(str).tolist(), p.params, engine=p.engine,
+                      duckdb_options=duck, spark_options=p.spark.model_dump(), progress=True)
     return res.pairs, res.report
 
 
@@ -94,10 +91,11 @@ def evaluate_mining(pairs: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFr
     Returns:
         ``(report_json, curve_df, figure, markdown)``.
     """
-    mp = MiningParams.from_params(mining_params.get("params"))
-    rel = float(params["relevant_gain"])
+    mp = validate(MiningBlock, mining_params, "log_mining.mining").params
+    qp = validate(QualityParams, params, "log_mining.quality")
+    rel = qp.relevant_gain
     with_gain, truth = lq.attach_gains(pairs, queries, qrels)
-    curve = lq.pr_curve(with_gain, truth, params["thresholds"], mp.min_impressions, rel)
+    curve = lq.pr_curve(with_gain, truth, qp.thresholds, mp.min_impressions, rel)
     default = lq.precision_recall(with_gain, truth, mp.positive_threshold, mp.min_impressions, rel)
     negq = lq.negatives_quality(with_gain[with_gain["is_negative"]], rel)
     events = {k: v for k, v in manifest.items() if k not in ("click_model", "columns")}

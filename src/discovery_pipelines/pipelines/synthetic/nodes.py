@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from discovery_pipelines.data.params import validate
 from discovery_pipelines.failure_analysis.vocab import Vocabulary
 from discovery_pipelines.synthetic.budget import allocate_budget, print_budget
 from discovery_pipelines.synthetic.generators import OpenAIGenerator, make_generator
@@ -20,6 +21,7 @@ from discovery_pipelines.synthetic.llm import ChatClient, load_credentials, reso
 from discovery_pipelines.synthetic.planning import languages_of, plan_requests, trim_to_budget
 from discovery_pipelines.synthetic.qc import LLMJury, RulesJury, acceptance_by_group, quality_control
 from discovery_pipelines.synthetic.report import build_synthetic_report
+from discovery_pipelines.synthetic.params import SyntheticParams
 from discovery_pipelines.synthetic.schema import requests_frame
 
 log = logging.getLogger(__name__)
@@ -27,12 +29,12 @@ log = logging.getLogger(__name__)
 
 def plan_budget(failure_group_stats: pd.DataFrame, products: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
     """Budget table (group, language, ..., n_pairs) summing to ``params['total_pairs']``; printed with rich."""
-    langs = params.get("languages") or languages_of(products, params.get("allowed_languages"))
+    p = validate(SyntheticParams, params, "synthetic")
+    langs = p.languages or languages_of(products, p.allowed_languages)
     budget = allocate_budget(
-        failure_group_stats, int(params.get("total_pairs", 3000)), languages=langs,
-        group_factors=params.get("group_factors") or {}, language_factors=params.get("language_factors") or {},
-        gap_floor=float(params.get("gap_floor", 0.1)), min_queries=int(params.get("min_queries", 5)),
-        exclude_groups=tuple(params.get("exclude_groups") or ()),
+        failure_group_stats, p.total_pairs, languages=langs, group_factors=p.group_factors,
+        language_factors=p.language_factors, gap_floor=p.gap_floor, min_queries=p.min_queries,
+        exclude_groups=tuple(p.exclude_groups),
     )
     print_budget(budget)
     return budget
@@ -46,20 +48,18 @@ def generate_pairs(synthetic_budget: pd.DataFrame, failure_groups: pd.DataFrame,
     Returns:
         ``(synthetic_pairs_raw, generation_stats)``; stats hold counts, tokens, cost, timings.
     """
+    p = validate(SyntheticParams, params, "synthetic")
     vocab = Vocabulary.from_titles(products["title"].astype(str))
     t0 = time.perf_counter()
     requests = plan_requests(
-        synthetic_budget, failure_groups, products, qrels, vocab=vocab,
-        queries_per_product=int(params.get("queries_per_product", 2)), overshoot=float(params.get("overshoot", 1.5)),
-        min_gain=float(params.get("min_gain", 2.0)), catalogue_sample=int(params.get("catalogue_sample", 5000)),
-        seed=int(params.get("seed", 0)),
+        synthetic_budget, failure_groups, products, qrels, vocab=vocab, queries_per_product=p.queries_per_product,
+        overshoot=p.overshoot, min_gain=p.min_gain, catalogue_sample=p.catalogue_sample, seed=p.seed,
     )
     plan_s = time.perf_counter() - t0
-    gcfg = dict(params.get("generator") or {})
     # Cluster groups are described to an LLM by their name (c-TF-IDF terms) only: dev query texts
     # never go into generation prompts, so the generator cannot copy them.
-    gen = make_generator(gcfg, brands=vocab.brands, credentials=load_credentials(gcfg.get("credentials_key",
-                                                                                           "synthetic_llm")))
+    gen = make_generator(p.generator.model_dump(), brands=vocab.brands,
+                         credentials=load_credentials(p.generator.credentials_key))
     t1 = time.perf_counter()
     pairs = gen.generate(requests)
     gen_s = time.perf_counter() - t1
@@ -72,17 +72,13 @@ def generate_pairs(synthetic_budget: pd.DataFrame, failure_groups: pd.DataFrame,
     return pairs, stats
 
 
-def _jury(params: dict[str, Any]) -> Any:
-    jcfg = dict((params.get("qc") or {}).get("jury") or {})
-    rules = RulesJury(min_overlap=float(jcfg.get("min_overlap", 0.5)), fuzzy=float(jcfg.get("fuzzy", 80)),
-                      min_cosine=jcfg.get("min_cosine"), model=jcfg.get("model"))
-    if jcfg.get("backend", "rules") == "llm":
-        gcfg = dict(params.get("generator") or {})
-        settings = resolve_llm_settings({**(gcfg.get("llm") or {}), **(jcfg.get("llm") or {})},
-                                        load_credentials(gcfg.get("credentials_key", "synthetic_llm")))
+def _jury(p: SyntheticParams) -> Any:
+    j = p.qc.jury
+    rules = RulesJury(min_overlap=j.min_overlap, fuzzy=j.fuzzy, min_cosine=j.min_cosine, model=j.model)
+    if j.backend == "llm":
+        settings = resolve_llm_settings({**p.generator.llm, **j.llm}, load_credentials(p.generator.credentials_key))
         if settings is not None:
-            return LLMJury(ChatClient(settings), n_jurors=int(jcfg.get("n_jurors", 3)),
-                           veto=str(jcfg.get("veto", "majority")), fallback=rules)
+            return LLMJury(ChatClient(settings), n_jurors=j.n_jurors, veto=j.veto, fallback=rules)
         log.warning("qc.jury.backend=llm but no LLM model configured: using the rules jury")
     return rules
 
@@ -98,17 +94,16 @@ def quality_control_pairs(synthetic_pairs_raw: pd.DataFrame, products: pd.DataFr
         product_id, group, language, source, generator, template_version, request_id), the full audit
         table with ``accepted`` / ``reject_reason``, and :func:`synthetic.report.build_synthetic_report`.
     """
-    qcfg = dict(params.get("qc") or {})
-    eval_q = queries.loc[queries["split"].isin(qcfg.get("leakage_splits", ["dev", "holdout"])), "text"]
+    p = validate(SyntheticParams, params, "synthetic")
+    eval_q = queries.loc[queries["split"].isin(p.qc.leakage_splits), "text"]
     titles = dict(zip(products["product_id"].astype(str), products["title"].astype(str)))
-    jury = _jury(params)
+    jury = _jury(p)
     t = time.perf_counter()
-    qc = quality_control(synthetic_pairs_raw, titles, eval_q, jury,
-                         min_chars=int(qcfg.get("min_chars", 3)), max_chars=int(qcfg.get("max_chars", 80)),
-                         min_tokens=int(qcfg.get("min_tokens", 1)), max_tokens=int(qcfg.get("max_tokens", 10)))
+    qc = quality_control(synthetic_pairs_raw, titles, eval_q, jury, min_chars=p.qc.min_chars,
+                         max_chars=p.qc.max_chars, min_tokens=p.qc.min_tokens, max_tokens=p.qc.max_tokens)
     qc_s = time.perf_counter() - t
     final = trim_to_budget(qc[qc["accepted"]].drop(columns=["accepted", "reject_reason"]), synthetic_budget,
-                           seed=int(params.get("seed", 0)))
+                           seed=p.seed)
     acc = acceptance_by_group(qc) if len(qc) else pd.DataFrame(
         columns=["group", "language", "generated", "accepted", "acceptance_rate", "length", "wrong_language",
                  "duplicate", "leakage", "jury"])
