@@ -21,6 +21,8 @@ from schemathesis import GenerationMode
 from discovery_pipelines.serve.api import create_app
 
 OPERATIONS = ["GET /search", "POST /search", "GET /health", "GET /index", "POST /admin/reload"]
+# Routes whose behaviour needs a trained artefact this fixture does not build: conformance-tested where it is.
+COVERED_ELSEWHERE = {"GET /recommend": "tests/personalization/test_models.py (a trained recommender bundle)"}
 MAX_EXAMPLES = {"GET /search": 40, "POST /search": 40}
 SCALE = float(os.environ.get("SERVE_FUZZ_SCALE", "1"))  # e.g. 10 for a deeper run by hand
 
@@ -31,7 +33,7 @@ def api_schema(service):
 
 
 def test_every_operation_is_covered(api_schema):
-    assert sorted(r.ok().label for r in api_schema.get_all_operations()) == sorted(OPERATIONS)
+    assert sorted(r.ok().label for r in api_schema.get_all_operations()) == sorted([*OPERATIONS, *COVERED_ELSEWHERE])
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["positive", "negative"])

@@ -111,7 +111,8 @@ def rrf(runs: Mapping[str, Run], weights: Mapping[str, float] | None = None, k: 
 def fuse_runs(runs: Mapping[str, Run], contribution, weights: Mapping[str, float] | None = None,
               k: int = 100) -> Run:
     """Generic linear fusion: ``score(d) = sum_r w_r * v_r(d)`` where ``contribution(ids_row, scores_row)``
-    yields ``(product_id, v_r(d))`` for one query of run ``r`` (RRF, normalised-score sums ...)."""
+    yields ``(product_id, v_r(d))`` for one query of run ``r`` (RRF, normalised-score sums ...). A run
+    whose scores are ``None`` (ranks only) passes NaN scores to ``contribution``."""
     weights = weights or {}
     names = list(runs)
     accs = []
@@ -119,7 +120,9 @@ def fuse_runs(runs: Mapping[str, Run], contribution, weights: Mapping[str, float
         acc: dict[str, float] = {}
         for name in names:
             w = float(weights.get(name, 1.0))
-            for pid, v in contribution(runs[name][0][qi], runs[name][1][qi]):
+            ids, scores = runs[name]
+            row_scores = scores[qi] if scores is not None else np.full(len(ids[qi]), np.nan)
+            for pid, v in contribution(ids[qi], row_scores):
                 acc[pid] = acc.get(pid, 0.0) + w * float(v)
         accs.append(acc)
     return top_k_of_scores(accs, k)

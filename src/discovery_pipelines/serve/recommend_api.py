@@ -51,7 +51,9 @@ def create_router(bundle_path: str | os.PathLike[str] | None = None) -> APIRoute
                 try:
                     state["r"] = Recommender.load(path)
                 except (FileNotFoundError, ValueError) as e:
-                    raise HTTPException(503, str(e)) from None
+                    # the bundle's name only: public routes never show local paths
+                    raise HTTPException(503, f"recommender bundle {path.name} is not available "
+                                             f"({type(e).__name__})") from None
             return state["r"]
 
     @router.get("/recommend", response_model=RecommendResponse)

@@ -59,7 +59,7 @@ def train_teacher_model(examples: pd.DataFrame, params: dict[str, Any]) -> tuple
         prec = {"precision": resolve_precision(cfg.precision), "seconds_per_step": None, "reason": "no budget"}
     else:
         prec = choose_precision(cfg.precision, lambda x: probe_seconds_per_step(base, examples, cfg, x), "teacher")
-    cfg.precision = prec["precision"]
+    cfg = cfg.model_copy(update={"precision": prec["precision"]})
     work = Path("data/06_models/teacher_training")
     res = train_teacher(base, examples, work / "final", cfg, seconds_per_step=prec["seconds_per_step"])
     tracking.log_metrics({"teacher_steps": res.steps, "teacher_pairs_per_second": res.examples_per_second})
