@@ -9,7 +9,6 @@ candidates of a first-stage run (hybrid top-N -> cross-encoder). The project's t
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from discovery_pipelines.data.io import sha256_parts
 from discovery_pipelines.search.precision import autocast, resolve_precision
 from discovery_pipelines.search.retrieval import Run
 
@@ -43,11 +43,8 @@ def load_cross_encoder(model: Any, device: str | None = None, max_length: int | 
 
 def cross_encoder_fingerprint(model: Any) -> str:
     """SHA-256 of a loaded cross-encoder's weights (hex): identifies a teacher in manifests and caches."""
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
+    return sha256_parts(part for name, t in sorted(model.state_dict().items())
+                        for part in (name.encode(), t.detach().cpu().contiguous().numpy().tobytes()))
 
 
 def score_pairs(model: Any, queries: Sequence[str], docs: Sequence[str], *, batch_size: int = 64,
