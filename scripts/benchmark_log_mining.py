@@ -136,13 +136,13 @@ def _child(args) -> None:
     params = MiningParams()
     t0 = time.perf_counter()
     if args.child == "pipeline":
-        res = mine_events(args.events_dir, pids, params, engine="duckdb",
+        res = mine_events(args.events_dir, pids, params, engine="duckdb", on_unknown_ids="drop",
                           duckdb_options={"threads": args.threads, "memory_limit": args.memory_limit,
                                           "temp_directory": str(Path(args.events_dir).parent / "duckdb_tmp")})
         pairs, rows = res.pairs, res.report["input_rows"]
     elif args.child == "spark":
         tmp = Path(args.events_dir).parent / "spark_tmp"
-        res = mine_events(args.events_dir, pids, params, engine="spark", spark_options={
+        res = mine_events(args.events_dir, pids, params, engine="spark", on_unknown_ids="drop", spark_options={
             "master": f"local[{args.threads}]",
             "conf": {"spark.driver.memory": args.spark_driver_memory, "spark.local.dir": str(tmp),
                      "spark.sql.shuffle.partitions": str(max(4, 4 * args.threads))}})

@@ -59,7 +59,7 @@ def test_bad_rows_are_counted_dropped_and_do_not_change_results(dirty_events, cl
     inj = manifest["injected"]
     assert all(v > 0 for v in inj.values()), inj
     res = mine_events(path, hd_small.products["product_id"], MiningParams(min_impressions=5),
-                      duckdb_options={"threads": 1})
+                      duckdb_options={"threads": 1}, on_unknown_ids="drop")
     d = res.report["dropped"]
     assert d["unknown_product"] == inj["unknown_product"]
     assert d["null_or_empty_query"] == inj["null_query"] + inj["empty_query"]
@@ -94,7 +94,8 @@ def test_each_bad_input_kind_in_a_hand_made_log(tmp_path):
            ("s3", t.format(1), "drill bits", "p2", 2, "purchase")]      # engagement, no impression
     cols = ["session_id", "timestamp", "query", "product_id", "position", "event_type"]
     _write(pd.DataFrame(good + bad, columns=cols), tmp_path / "ev" / "date=2024-01-01" / "a.parquet")
-    res = mine_events(tmp_path / "ev", ["p1", "p2"], MiningParams(min_impressions=1, positive_threshold=0.0))
+    res = mine_events(tmp_path / "ev", ["p1", "p2"], MiningParams(min_impressions=1, positive_threshold=0.0),
+                      on_unknown_ids="drop")
     d = res.report["dropped"]
     assert d == {"null_or_empty_query": 3, "unknown_product": 1, "invalid_position": 1, "unknown_event_type": 1,
                  "missing_session_or_timestamp": 0, "duplicate": 1, "engagement_without_impression": 1,
@@ -104,6 +105,30 @@ def test_each_bad_input_kind_in_a_hand_made_log(tmp_path):
     assert p.loc["p1", ["impressions", "clicks"]].tolist() == [1, 1]
     assert p.loc["p2", ["impressions", "clicks"]].tolist() == [1, 0]
     assert set(res.pairs["query_norm"]) == {"drill bits"}
+
+
+def test_unknown_products_in_events_are_rejected_by_default_naming_file_row_and_id(tmp_path):
+    t = "2024-01-01T10:00:0{}Z"
+    rows = [("s1", t.format(0), "drill", "p1", 1, "impression"),
+            ("s1", t.format(1), "drill", "p7", 2, "impression"),     # unknown
+            ("s1", t.format(2), "drill", None, 3, "impression"),     # null id: dropped, never an integrity error
+            ("s2", t.format(0), "saw", "p9", 1, "impression")]       # unknown
+    cols = ["session_id", "timestamp", "query", "product_id", "position", "event_type"]
+    _write(pd.DataFrame(rows[:2], columns=cols), tmp_path / "ev" / "date=2024-01-01" / "a.parquet")
+    _write(pd.DataFrame(rows[2:], columns=cols), tmp_path / "ev" / "date=2024-01-02" / "b.parquet")
+    with pytest.raises(ContractError, match=r"2 event\(s\) name a product_id.*on_unknown_ids") as ei:
+        mine_events(tmp_path / "ev", ["p1", "p2"])
+    msg = str(ei.value)
+    assert "a.parquet row=1 column=product_id value='p7'" in msg
+    assert "b.parquet row=1 column=product_id value='p9'" in msg
+    assert ei.value.failures[["row", "value"]].values.tolist() == [[1, "p7"], [1, "p9"]]
+    res = mine_events(tmp_path / "ev", ["p1", "p2"], on_unknown_ids="drop")
+    assert res.report["dropped"]["unknown_product"] == 3 and res.report["on_unknown_ids"] == "drop"
+    # a catalogue holding every id passes under the default (the null id is still dropped and counted)
+    ok = mine_events(tmp_path / "ev", ["p1", "p7", "p9"])
+    assert ok.report["dropped"]["unknown_product"] == 1 and ok.report["kept_rows"] == 3
+    with pytest.raises(ValueError, match="on_unknown_ids"):
+        mine_events(tmp_path / "ev", ["p1"], on_unknown_ids="ignore")
 
 
 def test_missing_column_names_file_and_column(tmp_path):
@@ -132,3 +157,21 @@ def test_nodes_give_training_pairs_with_provenance_and_quality(clean_events, cle
     assert curve["recall"].is_monotonic_decreasing
     assert "![precision-recall curve](pr_curve.png)" in md and "| duplicate |" in md
     assert fig.axes[0].get_xlabel().startswith("recall")
+
+
+def test_mining_node_rejects_unknown_products_in_external_logs_and_drops_them_from_simulated(tmp_path):
+    from discovery_pipelines.pipelines.log_mining.nodes import mine_click_logs
+
+    cols = ["session_id", "timestamp", "query", "product_id", "position", "event_type"]
+    _write(pd.DataFrame([("s1", "2024-01-01T10:00:00Z", "drill", "p1", 1, "impression"),
+                         ("s1", "2024-01-01T10:00:01Z", "drill", "zz", 2, "impression")], columns=cols),
+           tmp_path / "ev" / "date=2024-01-01" / "a.parquet")
+    products = pd.DataFrame({"product_id": ["p1"]})
+    block = {"duckdb": {"threads": 1}}
+    with pytest.raises(ContractError, match=r"a\.parquet row=1 column=product_id value='zz'"):
+        mine_click_logs({"source": "external", "path": str(tmp_path / "ev")}, products, block)
+    _, report = mine_click_logs({"source": "simulated", "path": str(tmp_path / "ev")}, products, block)
+    assert report["dropped"]["unknown_product"] == 1 and report["on_unknown_ids"] == "drop"
+    _, report = mine_click_logs({"source": "external", "path": str(tmp_path / "ev")}, products,
+                                {**block, "on_unknown_ids": "drop"})
+    assert report["on_unknown_ids"] == "drop" and report["kept_rows"] == 1

@@ -14,7 +14,7 @@ def test_duckdb_and_spark_agree_on_the_same_dirty_log(dirty_events, hd_small):
     path, _ = dirty_events
     params = MiningParams(min_impressions=5)
     pids = hd_small.products["product_id"]
-    duck = mine_events(path, pids, params, engine="duckdb", duckdb_options={"threads": 1})
+    duck = mine_events(path, pids, params, engine="duckdb", duckdb_options={"threads": 1}, on_unknown_ids="drop")
     conf = {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "1",
             "spark.sql.adaptive.enabled": "false", "spark.sql.codegen.wholeStage": "false"}
     with spark_session("local[1]", conf) as spark:

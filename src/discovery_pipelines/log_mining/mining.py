@@ -14,14 +14,16 @@ Stage 1 (per event row, in precedence order; the first failing rule names the dr
 
 1. ``null_or_empty_query``: query null or blank (blank after :func:`text.normalize_query` is caught
    in stage 2, on the tiny aggregated table);
-2. ``unknown_product``: product id not in the catalogue;
+2. ``unknown_product``: product id null or not in the catalogue (a non-null unknown id is a
+   referential-integrity error under the default policy ``on_unknown_ids="reject"``; see :func:`mine_events`);
 3. ``invalid_position``: position null or < 1 (positions are 1-based);
 4. ``unknown_event_type`` / ``missing_session_or_timestamp``;
 5. exact duplicate rows collapse to one (the extra copies are counted as ``duplicate``);
 6. ``engagement_without_impression`` / ``out_of_order_timestamp``: a click / cart / purchase with no
    impression of the same (session, query, product), or time-stamped before its first impression.
 
-Every dropped row is counted; a run never stops on a bad row and writes nothing until all is done.
+Every dropped row is counted. Only unknown product ids stop a run (default policy ``reject``), and
+nothing is written until all is done.
 
 Stage 2 groups by (normalised query, product): impressions, clicks, carts, purchases, mean
 impression position, CTR = clicks / impressions and the Wilson score lower bound of the CTR
@@ -386,15 +388,55 @@ def mine_spark(events_path: str | Path, product_ids: Sequence[str], params: Mini
     return _finish(summary, pairs, "spark")
 
 
+ON_UNKNOWN_IDS = ("reject", "drop")
+
+
+def unknown_product_rows(events_path: str | Path, product_ids: Sequence[str], limit: int = 5,
+                         con=None) -> tuple[int, pd.DataFrame]:
+    """Events whose non-null ``product_id`` is not in the catalogue (referential integrity).
+
+    Args:
+        events_path: a Parquet file or a folder of them (as :func:`partitions`).
+        product_ids: the catalogue's ids (compared as strings).
+        limit: how many offending rows to return.
+
+    Returns:
+        ``(count, rows)``: the number of offending events and the first ``limit`` of them, in file order,
+        as columns ``file`` (str), ``row`` (0-based row within the file, int64), ``product_id`` (str).
+    """
+    files = [f for g in partitions(events_path) for f in g]
+    own = con is None
+    con = con or duckdb_connect(threads=None, memory_limit=None)
+    try:
+        con.register("known_src", pa.table({"product_id": pa.array(sorted(set(map(str, product_ids))),
+                                                                   pa.string())}))
+        flist = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        src = (f"SELECT filename AS file, file_row_number AS row, CAST(product_id AS VARCHAR) AS product_id "
+               f"FROM read_parquet([{flist}], filename = true, file_row_number = true, hive_partitioning = false, "
+               "union_by_name = true) WHERE product_id IS NOT NULL "
+               "AND CAST(product_id AS VARCHAR) NOT IN (SELECT product_id FROM known_src)")
+        n = int(con.sql(f"SELECT count(*) AS n FROM ({src})").to_df()["n"].iloc[0])
+        rows = con.sql(f"SELECT * FROM ({src}) ORDER BY file, row LIMIT {int(limit)}").to_df()
+        return n, rows.astype({"file": "str", "row": "int64", "product_id": "str"})
+    finally:
+        if own:
+            con.close()
+
+
 def mine_events(events_path: str | Path, product_ids: Sequence[str], params: MiningParams | None = None,
                 engine: str = "duckdb", duckdb_options: Mapping[str, Any] | None = None,
-                spark_options: Mapping[str, Any] | None = None, progress: bool = False) -> MiningResult:
+                spark_options: Mapping[str, Any] | None = None, progress: bool = False,
+                on_unknown_ids: str = "reject") -> MiningResult:
     """Mine pairs from a folder of events Parquet (``contract.COLUMNS['events']``).
 
     Args:
         events_path: a Parquet file, or a folder of them (``date=`` partitions hold whole sessions).
-        product_ids: the catalogue; events naming other ids are dropped as ``unknown_product``.
+        product_ids: the catalogue.
         params: thresholds (:class:`MiningParams`).
+        on_unknown_ids: events naming a (non-null) product id outside the catalogue break referential
+            integrity: ``reject`` (default) raises once mining has counted them, naming the count and the
+            first rows; ``drop`` drops and counts them as ``unknown_product`` in the report. Events with a
+            null product id are always dropped and counted.
         engine: ``"duckdb"`` (embedded, out-of-core) or ``"spark"``.
         duckdb_options: ``threads``, ``memory_limit`` (e.g. ``"2GB"``), ``temp_directory``.
         spark_options: ``master`` (e.g. ``local[2]``, ``spark://host:7077``) and ``conf`` mapping.
@@ -404,9 +446,12 @@ def mine_events(events_path: str | Path, product_ids: Sequence[str], params: Min
 
     Raises:
         FileNotFoundError: no Parquet under ``events_path``.
-        ContractError: a file lacks a contract column (file and column named).
-        ValueError: unknown engine.
+        ContractError: a file lacks a contract column (file and column named), or ``on_unknown_ids`` is
+            ``reject`` and events name unknown products (count, file, row and id of the first five).
+        ValueError: unknown engine or policy.
     """
+    if on_unknown_ids not in ON_UNKNOWN_IDS:
+        raise ValueError(f"on_unknown_ids must be one of {ON_UNKNOWN_IDS}, got {on_unknown_ids!r}")
     params = params or MiningParams()
     t0 = time.perf_counter()
     if engine == "duckdb":
@@ -417,6 +462,18 @@ def mine_events(events_path: str | Path, product_ids: Sequence[str], params: Min
                          conf=opts.get("conf"))
     else:
         raise ValueError(f"unknown engine {engine!r}; expected 'duckdb' or 'spark'")
+    if on_unknown_ids == "reject" and res.report["dropped"]["unknown_product"]:
+        n, rows = unknown_product_rows(events_path, product_ids)
+        if n:
+            lines = "\n".join(f"    file={r.file} row={r.row} column=product_id value={r.product_id!r}"
+                               for r in rows.itertuples())
+            failures = rows.assign(table="events", column="product_id", check="known_product_id")
+            raise ContractError(
+                f"{events_path}: referential integrity broken: {n} event(s) name a product_id that is not among "
+                f"the catalogue's {len(set(map(str, product_ids)))} products (policy on_unknown_ids=reject; set "
+                f"log_mining.mining.on_unknown_ids to 'drop' to drop and count them):\n{lines}",
+                failures.rename(columns={"product_id": "value"}))
+    res.report["on_unknown_ids"] = on_unknown_ids
     res.report["wall_s"] = round(time.perf_counter() - t0, 3)
     res.report["params"] = params.model_dump()
     return res

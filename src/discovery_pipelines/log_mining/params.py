@@ -61,6 +61,10 @@ class MiningBlock(Params):
     """``log_mining.mining``: the engine, its options and the thresholds."""
 
     engine: Literal["duckdb", "spark"] = "duckdb"
+    #: events naming a product outside the catalogue: ``reject`` (stop, naming count and rows) or ``drop``
+    #: (count in the report). ``None``: ``reject`` for external logs, ``drop`` for simulated ones, whose
+    #: ``corruption.unknown_product`` rows are injected on purpose.
+    on_unknown_ids: Literal["reject", "drop"] | None = None
     params: MiningParams = MiningParams()
     duckdb: DuckDBOptions = DuckDBOptions()
     spark: SparkOptions = SparkOptions()

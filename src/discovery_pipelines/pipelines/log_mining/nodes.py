@@ -52,15 +52,23 @@ def prepare_events(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.Data
 def mine_click_logs(manifest: dict, products: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, dict]:
     """Mine (query, product) pairs with the configured engine (``duckdb`` | ``spark``).
 
+    Events naming products outside the catalogue are rejected for external logs and dropped (counted)
+    for simulated ones, unless ``on_unknown_ids`` says otherwise (:class:`log_mining.params.MiningBlock`).
+
     Returns:
         ``(pairs, report)``: all pairs with counts, CTR, Wilson lower bound and positive / negative
         flags; the report counts dropped rows per reason.
+
+    Raises:
+        ContractError: unknown product ids under policy ``reject`` (count and first rows named).
     """
     p = validate(MiningBlock, params, "log_mining.mining")
     duck = p.duckdb.model_dump(exclude_none=True)
     duck.setdefault("threads", env_threads())
+    policy = p.on_unknown_ids or ("drop" if manifest.get("source") == "simulated" else "reject")
     res = mine_events(manifest["path"], products["product_id"].astype(str).tolist(), p.params, engine=p.engine,
-                      duckdb_options=duck, spark_options=p.spark.model_dump(), progress=True)
+                      duckdb_options=duck, spark_options=p.spark.model_dump(), progress=True,
+                      on_unknown_ids=policy)
     return res.pairs, res.report
 
 
