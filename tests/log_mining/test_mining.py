@@ -148,8 +148,11 @@ def test_nodes_give_training_pairs_with_provenance_and_quality(clean_events, cle
                 "wilson_lb", "source", "split"} <= set(df.columns)
         assert (df["source"] == "log").all()
         assert df["split"].isin(["train", "dev", "holdout"]).all()
+    from discovery_pipelines.data.datasets import EventsFolder
+
+    events = EventsFolder(clean_events[0], {"source": "simulated", **clean_events[1]})
     report, curve, fig, md = evaluate_mining(
-        clean_result.pairs, hd_small.queries, hd_small.qrels, clean_result.report, clean_events[1],
+        clean_result.pairs, hd_small.queries, hd_small.qrels, clean_result.report, events,
         {"params": {"min_impressions": 5}}, {"relevant_gain": 2.5, "thresholds": [0.0, 0.1, 0.2, 0.4]})
     q = report["quality"]["default"]
     assert 0 < q["recall"] <= q["recall_shown"] <= 1
@@ -160,6 +163,7 @@ def test_nodes_give_training_pairs_with_provenance_and_quality(clean_events, cle
 
 
 def test_mining_node_rejects_unknown_products_in_external_logs_and_drops_them_from_simulated(tmp_path):
+    from discovery_pipelines.data.datasets import EventsFolder
     from discovery_pipelines.pipelines.log_mining.nodes import mine_click_logs
 
     cols = ["session_id", "timestamp", "query", "product_id", "position", "event_type"]
@@ -169,9 +173,9 @@ def test_mining_node_rejects_unknown_products_in_external_logs_and_drops_them_fr
     products = pd.DataFrame({"product_id": ["p1"]})
     block = {"duckdb": {"threads": 1}}
     with pytest.raises(ContractError, match=r"a\.parquet row=1 column=product_id value='zz'"):
-        mine_click_logs({"source": "external", "path": str(tmp_path / "ev")}, products, block)
-    _, report = mine_click_logs({"source": "simulated", "path": str(tmp_path / "ev")}, products, block)
+        mine_click_logs(EventsFolder(tmp_path / "ev", {"source": "external"}), products, block)
+    _, report = mine_click_logs(EventsFolder(tmp_path / "ev", {"source": "simulated"}), products, block)
     assert report["dropped"]["unknown_product"] == 1 and report["on_unknown_ids"] == "drop"
-    _, report = mine_click_logs({"source": "external", "path": str(tmp_path / "ev")}, products,
+    _, report = mine_click_logs(EventsFolder(tmp_path / "ev", {"source": "external"}), products,
                                 {**block, "on_unknown_ids": "drop"})
     assert report["on_unknown_ids"] == "drop" and report["kept_rows"] == 1

@@ -2,12 +2,76 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset
 
 from discovery_pipelines.data.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Gated:
+    """A node output written only when a check passed (e.g. the regression gate).
+
+    Attributes:
+        value: what the wrapped dataset saves when ``passed``; ignored (may be ``None``) otherwise.
+        passed: write ``value`` (True) or leave the dataset's current content untouched (False).
+        reason: why, logged when nothing is written.
+    """
+
+    value: Any
+    passed: bool
+    reason: str = ""
+
+
+class GatedDataset(AbstractDataset[Any, Any]):
+    """Wraps a file dataset so that a node can decide, through a :class:`Gated` value, whether its output
+    is written at all: a release (model folder, search index) that failed its gate keeps the previous one.
+
+    Kedro saves every output a node returns, so the decision travels with the data. ``load`` and
+    ``exists`` are the wrapped dataset's; the wrapped file path is exposed to the stage cache, which hashes
+    what is on disk (an unwritten output is "missing", so the node runs again next time).
+
+    Args:
+        dataset: the wrapped dataset's catalog config (``{"type": ..., "filepath": ...}``) or instance.
+
+    Raises:
+        TypeError (on save): the node returned something other than a :class:`Gated`.
+    """
+
+    #: the stage cache records an unwritten release as absent instead of re-running its node
+    MAY_BE_ABSENT = True
+
+    def __init__(self, dataset: dict[str, Any] | AbstractDataset, metadata: dict[str, Any] | None = None) -> None:
+        self._dataset = (dataset if isinstance(dataset, AbstractDataset)
+                         else AbstractDataset.from_config("gated", dict(dataset)))
+        self._filepath = getattr(self._dataset, "_filepath", None)
+        self._protocol = getattr(self._dataset, "_protocol", "file")
+        self.metadata = metadata
+
+    def load(self) -> Any:
+        return self._dataset.load()
+
+    def save(self, data: Any) -> None:
+        if not isinstance(data, Gated):
+            raise TypeError(f"{type(self).__name__}({self._filepath}): expected a Gated value, got "
+                            f"{type(data).__name__}")
+        if data.passed:
+            self._dataset.save(data.value)
+        else:
+            log.warning("%s not written (%s): the previous content, if any, stays", self._filepath,
+                        data.reason or "gate not passed")
+
+    def _exists(self) -> bool:
+        return self._dataset.exists()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"dataset": type(self._dataset).__name__, **self._dataset._describe()}
 
 
 class SentenceTransformerDataset(AbstractDataset[Any, Any]):
@@ -107,6 +171,73 @@ class FolderDataset(AbstractDataset[Any, Any]):
 
     def save(self, data: Any) -> None:
         raise NotImplementedError(f"{self._filepath} is a read-only raw input")
+
+    def _exists(self) -> bool:
+        return self._filepath.is_dir()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}
+
+
+@dataclass(frozen=True)
+class EventsFolder:
+    """A folder of search events Parquet (``contract.COLUMNS['events']``), as :class:`EventsFolderDataset` loads it.
+
+    Attributes:
+        path: the folder (``date=YYYY-MM-DD/*.parquet`` partitions, or any Parquet files below it).
+        manifest: ``{"source": "simulated", ...}`` (the simulator's counts and parameters) for a folder this
+            project simulated, else ``{"source": "external", "path", "content_sha256"}``.
+    """
+
+    path: Path
+    manifest: dict[str, Any]
+
+
+class EventsFolderDataset(AbstractDataset[Any, EventsFolder]):
+    """The search events folder: written by the click-log simulator, or a real log export put there.
+
+    ``save`` takes a writer ``write(folder) -> manifest`` (lazy saving, as kedro-datasets'
+    ``PartitionedDataset`` does with callables: 100M events stream to disk chunk by chunk, never held in
+    memory) and runs it into a temporary sibling that is renamed into place, with the manifest in
+    ``_manifest.json`` marked ``source: simulated``. Wrap it in :class:`GatedDataset` so that a run over
+    external events (``simulate: false``) writes nothing and reads what is there. Being a local folder
+    dataset, the stage cache hashes its content: a new export at the same path re-runs its readers.
+
+    Raises:
+        FileNotFoundError (on load): the folder does not exist or holds no ``*.parquet`` file.
+    """
+
+    MANIFEST = "_manifest.json"
+
+    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+        self._filepath = Path(filepath)
+        self._protocol = "file"
+        self.metadata = metadata
+
+    def load(self) -> EventsFolder:
+        import json
+
+        from discovery_pipelines.data.io import path_digest
+
+        root = self._filepath
+        if not root.is_dir() or not any(root.rglob("*.parquet")):
+            raise FileNotFoundError(f"events folder {root} does not exist or holds no *.parquet file (set the "
+                                    "catalog entry log_mining.events to the log export, or simulate: true)")
+        mf = root / self.MANIFEST
+        manifest = json.loads(mf.read_text(encoding="utf-8")) if mf.is_file() else {}
+        if manifest.get("source") != "simulated":
+            manifest = {"source": "external", "path": str(root), "content_sha256": path_digest(root)}
+        return EventsFolder(root, manifest)
+
+    def save(self, data: Any) -> None:
+        from discovery_pipelines.data.io import write_json
+
+        if not callable(data):
+            raise TypeError(f"EventsFolderDataset({self._filepath}): expected a writer write(folder) -> manifest, "
+                            f"got {type(data).__name__}")
+        with atomic_path(self._filepath) as tmp:
+            manifest = dict(data(tmp) or {})
+            write_json({**manifest, "source": "simulated", "path": str(self._filepath)}, tmp / self.MANIFEST)
 
     def _exists(self) -> bool:
         return self._filepath.is_dir()

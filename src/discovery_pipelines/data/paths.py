@@ -7,14 +7,14 @@ catalog input is content-hashed). Where a location has to stay a parameter, decl
 pipeline's pydantic parameter model with the :data:`InputPath` type and register the model with
 :func:`parameters_schema`::
 
-    @parameters_schema("log_mining")
-    class LogMiningParams(BaseModel):
+    @parameters_schema("ingest")
+    class IngestParams(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        events: EventsParams            # nested models are followed
+        tables: TablesParams            # nested models are followed
 
-    class EventsParams(BaseModel):
-        path: InputPath                 # -> the cache hashes log_mining.events.path by content
-        n_events: int
+    class TablesParams(BaseModel):
+        products: InputPath             # -> the cache hashes ingest.tables.products by content
+        sep: str = ","
 
 The cache (:mod:`discovery_pipelines.stage_cache.fingerprint`) then hashes the bytes of the named
 file or folder with every ``params:`` input that contains that key, so declaring the type is the

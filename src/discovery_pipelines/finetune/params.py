@@ -93,10 +93,9 @@ class GateParams(Params):
 
 
 class ExportParams(Params):
-    """Release of a passing candidate: faiss index factory and MLflow registered model name."""
+    """Release of a passing candidate: faiss index factory and MLflow registered model name (the model and
+    index folders are the catalog's ``production_model`` and ``search_index``)."""
 
-    model_dir: str = "data/06_models/production"
-    index_dir: str = "data/07_model_output/index"
     factory: str = "Flat"
     registered_model_name: str = "discovery-search"
 

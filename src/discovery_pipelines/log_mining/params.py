@@ -1,8 +1,8 @@
 """Typed ``log_mining`` parameters (``conf/base/parameters_log_mining.yml``), validated by pydantic.
 
-``events.path`` is an :data:`~discovery_pipelines.data.paths.InputPath`: with ``simulate: false`` it
-names an external event log, so the stage cache hashes the folder's content and new events at the
-same path re-run the mining. The click model (:class:`~discovery_pipelines.log_mining.click_model.ClickModel`)
+The events folder is the catalog entry ``log_mining.events`` (simulated into it with ``simulate: true``,
+read from it as it is otherwise); the stage cache hashes its content, so new events at the same path
+re-run the mining. The click model (:class:`~discovery_pipelines.log_mining.click_model.ClickModel`)
 and the mining thresholds (:class:`~discovery_pipelines.log_mining.mining.MiningParams`) are parameter
 models themselves.
 """
@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from discovery_pipelines.data.params import Params
-from discovery_pipelines.data.paths import InputPath, parameters_schema
+from discovery_pipelines.data.paths import parameters_schema
 from discovery_pipelines.log_mining.click_model import CORRUPTION_KINDS, ClickModel
 from discovery_pipelines.log_mining.mining import MiningParams
 
@@ -28,10 +28,10 @@ class RankerParams(Params):
 
 
 class EventsParams(Params):
-    """Where the events come from: simulated into ``path`` (``simulate: true``) or read from it."""
+    """Whether the events are simulated into the catalog's ``log_mining.events`` folder (``simulate: true``)
+    or read from it as they are (a real log export there)."""
 
     simulate: bool = True
-    path: InputPath
     n_events: int = Field(2_000_000, ge=1)
     n_days: int = Field(7, ge=1)
     start_date: str = "2024-01-01"

@@ -18,6 +18,13 @@ def is_param(name: str) -> bool:
     return name == "parameters" or name.startswith("params:")
 
 
+def may_be_absent(dataset: Any) -> bool:
+    """True for an output dataset that a successful node may leave unwritten (``MAY_BE_ABSENT = True``,
+    e.g. :class:`discovery_pipelines.data.datasets.GatedDataset`): the cache records it as absent, and the
+    node is not re-run for it as long as it stays absent."""
+    return bool(getattr(dataset, "MAY_BE_ABSENT", False))
+
+
 def dataset_local_path(dataset: Any, for_save: bool = False) -> Path | None:
     """Local filesystem path a Kedro dataset reads/writes, or ``None`` if it is not file-backed.
 

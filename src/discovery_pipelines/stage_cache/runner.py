@@ -67,7 +67,7 @@ from kedro.runner import Task
 from discovery_pipelines.data.io import canonical_json, sha256_text, write_json
 from discovery_pipelines.data.paths import content_hashed_keys
 from discovery_pipelines.stage_cache import kedro_api
-from discovery_pipelines.stage_cache.datasets import dataset_config, dataset_local_path, is_param
+from discovery_pipelines.stage_cache.datasets import dataset_config, dataset_local_path, is_param, may_be_absent
 from discovery_pipelines.stage_cache.fingerprint import CodeFingerprinter, parameter_part
 from discovery_pipelines.stage_cache.store import StateStore
 
@@ -81,6 +81,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR = "data/.stage_cache"
 """Default state folder, relative to the working directory (the project root under ``kedro run``)."""
+
+
+#: Recorded digest of an output that is missing by design (not written, e.g. a failed gate's release).
+ABSENT = "<absent>"
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -233,6 +237,8 @@ class CachingRunner(kedro_api.BaseRunner):
         }, ""
 
     def _output_digests(self, node: Node, catalog: CatalogProtocol, for_save: bool) -> dict[str, str | None]:
+        """Content digest of each output; ``None`` when missing, :data:`ABSENT` when missing by design
+        (a :func:`~.datasets.may_be_absent` dataset, e.g. a release the gate did not let through)."""
         out: dict[str, str | None] = {}
         for name in node.outputs:
             ds = catalog.get(name, fallback_to_runtime_pattern=True)
@@ -241,6 +247,8 @@ class CachingRunner(kedro_api.BaseRunner):
             if out[name] is None and for_save:  # versioned dataset: fall back to latest version
                 path = dataset_local_path(ds, for_save=False)
                 out[name] = self._store.path_digest(path) if path is not None else None
+            if out[name] is None and may_be_absent(ds):
+                out[name] = ABSENT
         return out
 
     @staticmethod

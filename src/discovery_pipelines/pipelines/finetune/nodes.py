@@ -15,7 +15,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from discovery_pipelines.data.datasets import Gated  # noqa: E402
 from discovery_pipelines.reporting import tracking  # noqa: E402
+from discovery_pipelines.search.embeddings import encode, product_texts  # noqa: E402
+from discovery_pipelines.search.precision import resolve_precision  # noqa: E402
 from discovery_pipelines.search.evaluation import evaluate_splits  # noqa: E402
 from discovery_pipelines.search.models import load_model, model_fingerprint  # noqa: E402
 from discovery_pipelines.data.params import validate  # noqa: E402
@@ -202,32 +205,36 @@ def gate(per_query: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
 def promote(
     decision: dict[str, Any], candidate: Any, products: pd.DataFrame, params: dict[str, Any],
     model_params: dict[str, Any], serving: dict[str, Any] | None = None, reranker: Any = None,
-) -> dict[str, Any]:
-    """Export the candidate (model folder + faiss index + manifest) and register it in MLflow with the
-    ``production`` alias — only when the gate passed. A failing candidate is never exported.
+) -> tuple[Gated, Gated, dict[str, Any]]:
+    """Release the candidate — only when the gate passed; a failing candidate is never exported.
 
-    ``serving`` (the quality stage's choice: fusion tuned on dev, default mode, re-rank depth) and the
-    ``reranker`` cross-encoder go into the index folder and its manifest, so the service serves them."""
-    from discovery_pipelines.search.index import export_index
-    from discovery_pipelines.data.io import atomic_path
-
+    Returns ``(production_model, search_index, promotion)``: the first two are :class:`Gated` values for the
+    catalog's ``GatedDataset`` entries (the model folder, then the faiss index folder + manifest that the
+    search service reads), so a failed gate writes neither and the previous release keeps serving. The
+    candidate is registered in MLflow with the ``production`` alias. ``serving`` (the quality stage's
+    choice: fusion tuned on dev, default mode, re-rank depth) and the ``reranker`` cross-encoder go into
+    the index folder and its manifest. The catalog saves the model before the index (output order), and the
+    index records the model folder it was exported with.
+    """
     if not decision["passed"]:
         log.warning("regression gate failed: candidate is NOT promoted")
-        return {"promoted": False, "reason": "gate failed", "checks": decision["checks"]}
+        return (Gated(None, False, "gate failed"), Gated(None, False, "gate failed"),
+                {"promoted": False, "reason": "gate failed", "checks": decision["checks"]})
     p = validate(ExportParams, params, "finetune.export")
-    model_dir = Path(p.model_dir)
-    with atomic_path(model_dir) as tmp:
-        candidate.save_pretrained(str(tmp))
+    cache_dir = validate(ModelsParams, model_params, "finetune.models").cache_dir
     serving = serving or {}
-    index_dir = export_index(p.index_dir, candidate, products, factory=p.factory,
-                             cache_dir=validate(ModelsParams, model_params, "finetune.models").cache_dir,
-                             fusion=serving.get("fusion"), reranker=reranker,
-                             rerank_top_n=int(serving.get("rerank_top_n", 20)),
-                             default_mode=serving.get("default_mode", "hybrid"), serving=serving)
+    fingerprint = model_fingerprint(candidate)
+    precision = resolve_precision()
+    embeddings = encode(candidate, product_texts(products, ("title",)), cache_dir=cache_dir, model_key=fingerprint,
+                        show_progress=True, precision=precision)
+    index = {"products": products, "embeddings": embeddings, "factory": p.factory,
+             "fusion": serving.get("fusion"), "reranker": reranker, "encode_precision": precision,
+             "rerank_top_n": int(serving.get("rerank_top_n", 20)),
+             "default_mode": serving.get("default_mode", "hybrid"), "serving": serving}
     version = tracking.register_model(candidate, p.registered_model_name, alias="production")
-    return {"promoted": True, "model_dir": str(model_dir), "index_dir": str(index_dir),
-            "model_fingerprint": model_fingerprint(candidate), "registered_version": version,
-            "default_mode": serving.get("default_mode", "hybrid")}
+    return (Gated(candidate, True), Gated(index, True),
+            {"promoted": True, "model_fingerprint": fingerprint, "registered_version": version,
+             "default_mode": serving.get("default_mode", "hybrid")})
 
 
 def report(

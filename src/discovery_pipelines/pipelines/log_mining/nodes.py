@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from discovery_pipelines.data.io import path_digest
+from discovery_pipelines.data.datasets import EventsFolder, Gated
 from discovery_pipelines.data.params import validate
 from discovery_pipelines.log_mining import mine_events, ranked_lists, simulate_events
 from discovery_pipelines.log_mining.params import EventsParams, MiningBlock, QualityParams
@@ -18,38 +18,32 @@ from discovery_pipelines.data.text import normalize_query
 
 
 def prepare_events(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
-                   params: dict[str, Any]) -> dict:
-    """Simulate click logs (``params.simulate: true``) or point at real events Parquet.
+                   params: dict[str, Any]) -> Gated:
+    """The events folder: simulated click logs (``params.simulate: true``) or a real export left as it is.
 
     Simulation: BM25 top-``ranker.k`` lists for every query, then the position-based click model
     (:mod:`discovery_pipelines.log_mining.click_model`) writes ``n_events`` events as date-partitioned
-    Parquet under ``path`` (atomically). With ``simulate: false`` the events at ``path`` are used as
-    they are (any producer of the events contract, e.g. a real search log export).
+    Parquet, chunk by chunk, when the catalog saves the returned writer (``log_mining.events``, an
+    ``EventsFolderDataset`` behind a ``GatedDataset``). With ``simulate: false`` nothing is written: the
+    miner reads the events already at that catalog entry's path (any producer of the events contract).
 
     Returns:
-        The events manifest (JSON-able dict): path, source (``simulated`` | ``external``), counts
-        (simulated) or ``content_sha256`` (external: :func:`data.io.path_digest` of the events).
+        ``Gated(writer, True)`` (simulate) or ``Gated(None, False)`` (external events).
 
     Raises:
-        FileNotFoundError: ``simulate: false`` and ``path`` does not exist.
         ParameterError: a misspelt or mistyped key (:class:`log_mining.params.EventsParams`), named.
     """
     p = validate(EventsParams, params, "log_mining.events")
-    path = Path(p.path)
     if not p.simulate:
-        if not path.exists():
-            raise FileNotFoundError(f"log_mining.events.path {path} does not exist (simulate: false)")
-        # the content digest makes the manifest change whenever the events do, so mining re-runs
-        return {"source": "external", "path": str(path), "content_sha256": path_digest(path)}
+        return Gated(None, False, "simulate: false, the external events at the catalog path are mined")
     lists = ranked_lists(products, queries, qrels, k=p.ranker.k, k1=p.ranker.k1, b=p.ranker.b)
-    manifest = simulate_events(
-        lists, path, n_events=p.n_events, model=p.click_model, seed=p.seed, n_days=p.n_days,
+    return Gated(functools.partial(
+        simulate_events, lists, n_events=p.n_events, model=p.click_model, seed=p.seed, n_days=p.n_days,
         start_date=p.start_date, chunk_events=p.chunk_events, corruption=p.corruption,
-    )
-    return {"source": "simulated", **manifest}
+    ), True)
 
 
-def mine_click_logs(manifest: dict, products: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, dict]:
+def mine_click_logs(events: EventsFolder, products: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, dict]:
     """Mine (query, product) pairs with the configured engine (``duckdb`` | ``spark``).
 
     Events naming products outside the catalogue are rejected for external logs and dropped (counted)
@@ -65,8 +59,8 @@ def mine_click_logs(manifest: dict, products: pd.DataFrame, params: dict[str, An
     p = validate(MiningBlock, params, "log_mining.mining")
     duck = p.duckdb.model_dump(exclude_none=True)
     duck.setdefault("threads", env_threads())
-    policy = p.on_unknown_ids or ("drop" if manifest.get("source") == "simulated" else "reject")
-    res = mine_events(manifest["path"], products["product_id"].astype(str).tolist(), p.params, engine=p.engine,
+    policy = p.on_unknown_ids or ("drop" if events.manifest.get("source") == "simulated" else "reject")
+    res = mine_events(events.path, products["product_id"].astype(str).tolist(), p.params, engine=p.engine,
                       duckdb_options=duck, spark_options=p.spark.model_dump(), progress=True,
                       on_unknown_ids=policy)
     return res.pairs, res.report
@@ -93,7 +87,7 @@ def split_training_pairs(pairs: pd.DataFrame, queries: pd.DataFrame) -> tuple[pd
 
 
 def evaluate_mining(pairs: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame, mining_report: dict,
-                    manifest: dict, mining_params: dict[str, Any], params: dict[str, Any]):
+                    events: EventsFolder, mining_params: dict[str, Any], params: dict[str, Any]):
     """Precision / recall of mined positives vs qrels, the PR curve, its plot and the Markdown report.
 
     Returns:
@@ -106,9 +100,10 @@ def evaluate_mining(pairs: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFr
     curve = lq.pr_curve(with_gain, truth, qp.thresholds, mp.min_impressions, rel)
     default = lq.precision_recall(with_gain, truth, mp.positive_threshold, mp.min_impressions, rel)
     negq = lq.negatives_quality(with_gain[with_gain["is_negative"]], rel)
-    events = {k: v for k, v in manifest.items() if k not in ("click_model", "columns")}
+    manifest = events.manifest
+    events_summary = {k: v for k, v in manifest.items() if k not in ("click_model", "columns")}
     report = {
-        "mining": mining_report, "params": mining_report.get("params", {}), "events": events,
+        "mining": mining_report, "params": mining_report.get("params", {}), "events": events_summary,
         "click_model": manifest.get("click_model"),
         "quality": {"relevant_gain": rel, "default": default, "negatives": negq},
     }

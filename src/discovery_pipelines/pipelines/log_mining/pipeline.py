@@ -1,7 +1,7 @@
 """Wiring of the ``log_mining`` pipeline: one Kedro namespace (collapsible group in kedro-viz).
 
 Border: ``products``, ``queries``, ``qrels`` -> ``mined_positives``, ``mined_negatives`` (training pairs with
-provenance); the events manifest, all mined pairs and the quality report stay inside (``log_mining.*``).
+provenance); the events folder, all mined pairs and the quality report stay inside (``log_mining.*``).
 """
 
 from kedro.pipeline import Node, Pipeline
@@ -18,13 +18,13 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(prepare_events, ["products", "queries", "qrels", "params:log_mining.events"],
-                 "events_manifest", name="prepare_events"),
-            Node(mine_click_logs, ["events_manifest", "products", "params:log_mining.mining"],
+                 "events", name="prepare_events"),
+            Node(mine_click_logs, ["events", "products", "params:log_mining.mining"],
                  ["mined_pairs", "mining_counts"], name="mine_click_logs"),
             Node(split_training_pairs, ["mined_pairs", "queries"], ["mined_positives", "mined_negatives"],
                  name="split_training_pairs"),
             Node(evaluate_mining,
-                 ["mined_pairs", "queries", "qrels", "mining_counts", "events_manifest",
+                 ["mined_pairs", "queries", "qrels", "mining_counts", "events",
                   "params:log_mining.mining", "params:log_mining.quality"],
                  ["report", "pr_curve", "pr_curve_plot", "report_md"],
                  name="evaluate_mining"),
