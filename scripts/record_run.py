@@ -35,6 +35,8 @@ REPORTS = (
     "log_mining/report.json", "log_mining/report.md", "log_mining/pr_curve.png",
     "failure_analysis/failure_groups.md", "failure_analysis/failure_groups.json", "failure_analysis/not_good_rate.png",
     "synthetic/synthetic.json", "synthetic/synthetic.md", "synthetic/acceptance.png",
+    "quality/metrics.json", "quality/report.md", "quality/comparison.png", "quality/teacher_summary.json",
+    "quality/label_expansion_stats.json",
 )
 
 
