@@ -10,6 +10,7 @@ Run from the project root::
     nice -n 10 .venv/bin/python scripts/record_run.py                   # kedro run (finetune), then record
     .venv/bin/python scripts/record_run.py --no-run                     # record what the last run wrote
     .venv/bin/python scripts/record_run.py --pipeline finetune --env ci --name ci_run
+    .venv/bin/python scripts/record_run.py --pipeline multimodal            # its whole report folder
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ from pathlib import Path
 
 from _project import RESULTS, ROOT, provenance
 
-# The reports a default run's figures come from (relative to data/08_reporting/).
+#: Reports larger than this are not copied into the tracked results folder.
+MAX_REPORT_BYTES = 5 * 2**20
+
+# The reports a default run's figures come from (relative to data/08_reporting/); for another
+# ``--pipeline`` every file of its ``data/08_reporting/<pipeline>/`` folder is recorded.
 REPORTS = (
     "finetune/metrics.json", "finetune/gate.json", "finetune/report.md", "finetune/comparison.png",
     "finetune/candidate_summary.json", "finetune/reference_summary.json", "finetune/training_pair_stats.json",
@@ -66,7 +71,11 @@ def main() -> None:
     if last.exists():
         record["stage_cache"] = json.loads(last.read_text())
     copied = []
-    for rel in REPORTS:
+    rep = ROOT / "data" / "08_reporting"
+    wanted = REPORTS if a.pipeline == "finetune" else sorted(   # other pipelines: their whole report folder
+        str(f.relative_to(rep)) for f in (rep / a.pipeline).rglob("*")
+        if f.is_file() and f.stat().st_size <= MAX_REPORT_BYTES)
+    for rel in wanted:
         src = ROOT / "data" / "08_reporting" / rel
         if src.exists():
             (out / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ def slice_run(grocery_root: Path, tmp_path_factory) -> dict:
     ev = {"n_bootstrap": 200, "probe_max_iter": 100, "image_root": str(grocery_root),
           "grid_queries": ["bananas", "oat drink"]}
     classification, confusion_fig = n.evaluate_classification(tower, vectors, feats, cat, cls, cls_emb, lst_emb, ev)
-    retrieval, per_query, grid_fig = n.evaluate_retrieval(qt, vectors, lst_emb, cat, cls, cls_emb, dev, ev)
+    retrieval, per_query, grid_fig = n.evaluate_retrieval(qt, vectors, lst_emb, cat, cls, cls_emb, dev, ev, text_p)
     return dict(out=out, listings=listings, cls=cls, pixels=pixels, cat=cat, cls_emb=cls_emb, lst_emb=lst_emb,
                 tower=tower, tower_report=tower_report, vectors=vectors, feats=feats, pairs=pairs, qstats=qstats,
                 qt=qt, q_report=q_report, classification=classification, retrieval=retrieval, per_query=per_query,

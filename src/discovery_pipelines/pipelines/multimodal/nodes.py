@@ -203,19 +203,21 @@ def evaluate_classification(tower: dict[str, Any], product_vectors: np.ndarray, 
 
 def evaluate_retrieval(query_tower: Any, product_vectors: np.ndarray, listing_text_emb: np.ndarray,
                        catalogue: pd.DataFrame, classes: pd.DataFrame, class_text_emb: np.ndarray,
-                       dev_queries: pd.DataFrame, params: dict[str, Any]
+                       dev_queries: pd.DataFrame, params: dict[str, Any], text_params: dict[str, Any]
                        ) -> tuple[dict[str, Any], pd.DataFrame, plt.Figure]:
     """Dev-query retrieval over the test listings (:mod:`multimodal.evaluation`): fused vs text-only vs
     image-only on all listings and on the blanked ones, the photos-only vs fully-titled target, and the
-    query -> top-5 photo grid."""
+    query -> top-5 photo grid. Text-only queries are encoded with the configured text model
+    (``multimodal.text.model``), the one the listing and class text embeddings came from."""
     p = P.EvaluationParams.model_validate(params)
+    tp = P.TextParams.model_validate(text_params)
     te = _rows(catalogue, "test")
     test = catalogue.iloc[te].reset_index(drop=True)
     ids = test["product_id"].tolist()
     blank = test["blank_title"].to_numpy(dtype=bool)
     queries, qrels = dev_qrels(dev_queries, classes, test)
     qids, qtexts = queries["query_id"].tolist(), queries["text"].tolist()
-    text_model = load_model(P.TextParams().model)
+    text_model = load_model(tp.model)
     q_text = encode(text_model, qtexts, cache_dir=None, show_progress=False)
     q_tower = encode(query_tower, qtexts, cache_dir=None, show_progress=False)
     img, fused = product_vectors[0][te], product_vectors[2][te]
