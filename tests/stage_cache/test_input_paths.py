@@ -65,3 +65,19 @@ def test_schema_walk_finds_optional_and_nested_input_paths() -> None:
 
     assert content_paths_of(Outer, "blk") == [
         "blk.inner.folder", "blk.inner.weights", "blk.maybe.folder", "blk.maybe.weights", "blk.source"]
+
+
+def test_a_packaged_model_name_is_hashed_by_its_installed_weights(tmp_path, minilm_path) -> None:
+    import discovery_pipelines.search.models  # noqa: F401  (registers the packaged-model resolver)
+    from discovery_pipelines.data.io import path_digest
+    from discovery_pipelines.stage_cache import StateStore
+    from discovery_pipelines.stage_cache.fingerprint import parameter_part
+
+    store = StateStore(tmp_path / "cache")
+    key = "finetune.models.production"
+    by_name = parameter_part("params:finetune.models", {"production": "all-MiniLM-L6-v2"}, [key], store)
+    assert by_name[f"path:{key}"] == path_digest(minilm_path)   # not "<missing>": the weights count
+    by_folder = parameter_part("params:finetune.models", {"production": str(minilm_path)}, [key], store)
+    assert by_folder[f"path:{key}"] == by_name[f"path:{key}"]
+    gone = parameter_part("params:finetune.models", {"production": str(tmp_path / "nope")}, [key], store)
+    assert gone[f"path:{key}"] == "<missing>"

@@ -26,9 +26,12 @@ The module has no Kedro dependency, so domain packages can import it.
 
 from __future__ import annotations
 
+import os
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel
@@ -43,6 +46,28 @@ InputPath = Annotated[str, ContentHashed()]
 """A local file or folder the pipeline reads; the stage cache hashes its content (SHA-256)."""
 
 _SCHEMAS: dict[str, type[BaseModel]] = {}
+_RESOLVERS: list[Callable[[str], Path | None]] = []
+
+
+def register_path_resolver(fn: Callable[[str], Path | None]) -> Callable[[str], Path | None]:
+    """Register ``fn(value) -> Path | None`` that maps an :data:`InputPath` value which is not a path to the
+    file or folder it stands for (e.g. a packaged model name to its installed weights folder). Returns ``fn``."""
+    if fn not in _RESOLVERS:
+        _RESOLVERS.append(fn)
+    return fn
+
+
+def resolve_input_path(value: str | os.PathLike[str]) -> Path:
+    """The file or folder an :data:`InputPath` value names: the path itself when it exists, else the first
+    registered resolver's answer (:func:`register_path_resolver`), else the value as a (missing) path."""
+    path = Path(value)
+    if path.exists():
+        return path
+    for fn in _RESOLVERS:
+        found = fn(str(value))
+        if found is not None:
+            return Path(found)
+    return path
 
 
 def parameters_schema(key: str):

