@@ -247,7 +247,7 @@ def main() -> None:
     result = {
         "command": f"nice -n {os.nice(0)} {prov['command']}", "date_utc": prov["date_utc"],
         "machine": {**prov["machine"], "before": _load(),
-                    "note": "shared 2-core machine (other jobs running); see the load averages"},
+                    "note": "load averages before and after: the machine is shared; a quiet machine reads about 1 before"},
         "versions": {"duckdb": duckdb.__version__, "pyspark": pyspark.__version__},
         "threads": args.threads, "duckdb_memory_limit": args.memory_limit,
         "spark_driver_memory": args.spark_driver_memory,
