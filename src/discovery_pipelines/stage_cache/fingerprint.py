@@ -295,7 +295,7 @@ def parameter_part(
     Args:
         name: the node input, ``parameters`` or ``params:<dotted key>``.
         value: its loaded value.
-        content_keys: dotted keys from the top of the parameters (e.g. ``log_mining.events.path``)
+        content_keys: dotted keys from the top of the parameters (e.g. ``ingest.path``)
             whose values name files or folders read by the pipeline
             (:func:`discovery_pipelines.data.paths.content_hashed_keys`).
         store: digest memo.
