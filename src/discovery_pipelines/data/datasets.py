@@ -35,7 +35,8 @@ class GatedDataset(AbstractDataset[Any, Any]):
 
     Kedro saves every output a node returns, so the decision travels with the data. ``load`` and
     ``exists`` are the wrapped dataset's; the wrapped file path is exposed to the stage cache, which hashes
-    what is on disk (an unwritten output is "missing", so the node runs again next time).
+    what is on disk and records an output left unwritten as absent (``MAY_BE_ABSENT``): the node is not
+    re-run for it while it stays absent, and is re-run when what is on disk changes.
 
     Args:
         dataset: the wrapped dataset's catalog config (``{"type": ..., "filepath": ...}``) or instance.
