@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,12 +187,27 @@ class EventsFolder:
 
     Attributes:
         path: the folder (``date=YYYY-MM-DD/*.parquet`` partitions, or any Parquet files below it).
-        manifest: ``{"source": "simulated", ...}`` (the simulator's counts and parameters) for a folder this
-            project simulated, else ``{"source": "external", "path", "content_sha256"}``.
+        recorded: the manifest written with the folder (``{"source": "simulated", ...}``: the simulator's
+            counts and parameters), or ``None`` for an external export.
     """
 
     path: Path
-    manifest: dict[str, Any]
+    recorded: dict[str, Any] | None = None
+
+    @property
+    def source(self) -> str:
+        """``simulated`` or ``external``."""
+        return str((self.recorded or {}).get("source", "external"))
+
+    @functools.cached_property
+    def manifest(self) -> dict[str, Any]:
+        """The recorded manifest, or for an external export ``{"source": "external", "path",
+        "content_sha256"}`` (:func:`data.io.path_digest`, computed on first access only)."""
+        if self.recorded is not None:
+            return self.recorded
+        from discovery_pipelines.data.io import path_digest
+
+        return {"source": "external", "path": str(self.path), "content_sha256": path_digest(self.path)}
 
 
 class EventsFolderDataset(AbstractDataset[Any, EventsFolder]):
@@ -218,17 +234,13 @@ class EventsFolderDataset(AbstractDataset[Any, EventsFolder]):
     def load(self) -> EventsFolder:
         import json
 
-        from discovery_pipelines.data.io import path_digest
-
         root = self._filepath
         if not root.is_dir() or not any(root.rglob("*.parquet")):
             raise FileNotFoundError(f"events folder {root} does not exist or holds no *.parquet file (set the "
                                     "catalog entry log_mining.events to the log export, or simulate: true)")
         mf = root / self.MANIFEST
-        manifest = json.loads(mf.read_text(encoding="utf-8")) if mf.is_file() else {}
-        if manifest.get("source") != "simulated":
-            manifest = {"source": "external", "path": str(root), "content_sha256": path_digest(root)}
-        return EventsFolder(root, manifest)
+        recorded = json.loads(mf.read_text(encoding="utf-8")) if mf.is_file() else {}
+        return EventsFolder(root, recorded if recorded.get("source") == "simulated" else None)
 
     def save(self, data: Any) -> None:
         from discovery_pipelines.data.io import write_json
@@ -252,7 +264,9 @@ class FaissIndexDataset(AbstractDataset[Any, Any]):
 
     ``save`` takes ``{"products": DataFrame, "embeddings": (N, d) array, **export_index keywords}`` and
     exports with the query model folder ``model_dir`` (recorded in the manifest, so ``discovery search``
-    and ``SearchService`` find the model); ``load`` returns :func:`~discovery_pipelines.search.index.load_index`.
+    and ``SearchService`` find the model); without ``"embeddings"`` the products are encoded with that
+    model (:func:`~discovery_pipelines.search.index.export_index`, embedding cache). ``load`` returns
+    :func:`~discovery_pipelines.search.index.load_index`.
     """
 
     def __init__(self, filepath: str, model_dir: str, metadata: dict[str, Any] | None = None) -> None:
@@ -270,7 +284,8 @@ class FaissIndexDataset(AbstractDataset[Any, Any]):
         from discovery_pipelines.search.index import export_index
 
         args = dict(data)
-        export_index(self._filepath, str(self._model_dir), args.pop("products"), args.pop("embeddings"), **args)
+        export_index(self._filepath, str(self._model_dir), args.pop("products"), args.pop("embeddings", None),
+                     **args)
 
     def _exists(self) -> bool:
         return (self._filepath / "manifest.json").is_file()

@@ -297,6 +297,16 @@ def duckdb_connect(threads: int | None = None, memory_limit: str | None = "2GB",
     return con
 
 
+def _catalog_table(product_ids: Sequence[str]) -> pa.Table:
+    """The catalogue's distinct ids as a one-column (``product_id``, string) Arrow table, sorted."""
+    return pa.table({"product_id": pa.array(sorted(set(map(str, product_ids))), pa.string())})
+
+
+def _sql_files(files: Sequence[str]) -> str:
+    """Parquet paths as the body of a DuckDB list literal (single quotes escaped)."""
+    return ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+
+
 def mine_duckdb(events_path: str | Path, product_ids: Sequence[str], params: MiningParams,
                 con=None, progress: bool = False, **connect_kwargs: Any) -> MiningResult:
     """Run the two stages on DuckDB, stage 1 partition by partition (see the module docstring)."""
@@ -307,14 +317,12 @@ def mine_duckdb(events_path: str | Path, product_ids: Sequence[str], params: Min
     own = con is None
     con = con or duckdb_connect(**connect_kwargs)
     try:
-        con.register("catalog_src", pa.table({"product_id": pa.array(sorted(set(map(str, product_ids))),
-                                                                     pa.string())}))
+        con.register("catalog_src", _catalog_table(product_ids))
         con.execute("CREATE OR REPLACE TEMP TABLE catalog AS SELECT product_id FROM catalog_src")
         cols = ", ".join(COLUMNS["events"])
         parts = []
         for files in tqdm(groups, desc="mine (duckdb)", unit="partition", disable=not progress):
-            flist = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            con.execute(f"CREATE OR REPLACE TEMP VIEW events AS SELECT {cols} FROM read_parquet([{flist}], "
+            con.execute(f"CREATE OR REPLACE TEMP VIEW events AS SELECT {cols} FROM read_parquet([{_sql_files(files)}], "
                         "hive_partitioning = false, union_by_name = true)")
             parts.append(con.sql(STAGE1_SQL).to_arrow_table())
         partials = pa.concat_tables(parts, promote_options="permissive") if parts else None
@@ -408,11 +416,9 @@ def unknown_product_rows(events_path: str | Path, product_ids: Sequence[str], li
     own = con is None
     con = con or duckdb_connect(threads=None, memory_limit=None)
     try:
-        con.register("known_src", pa.table({"product_id": pa.array(sorted(set(map(str, product_ids))),
-                                                                   pa.string())}))
-        flist = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        con.register("known_src", _catalog_table(product_ids))
         src = (f"SELECT filename AS file, file_row_number AS row, CAST(product_id AS VARCHAR) AS product_id "
-               f"FROM read_parquet([{flist}], filename = true, file_row_number = true, hive_partitioning = false, "
+               f"FROM read_parquet([{_sql_files(files)}], filename = true, file_row_number = true, hive_partitioning = false, "
                "union_by_name = true) WHERE product_id IS NOT NULL "
                "AND CAST(product_id AS VARCHAR) NOT IN (SELECT product_id FROM known_src)")
         n = int(con.sql(f"SELECT count(*) AS n FROM ({src})").to_df()["n"].iloc[0])

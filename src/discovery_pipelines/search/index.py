@@ -188,7 +188,6 @@ def export_index(
     rerank_top_n: int = 30,
     default_mode: str = "hybrid",
     serving: dict[str, Any] | None = None,
-    encode_precision: str | None = None,
 ) -> Path:
     """Encode ``products`` with ``model``, build a faiss index and write the index folder atomically.
 
@@ -218,8 +217,6 @@ def export_index(
             ``rerank_top_n`` hybrid candidates it re-scores per query.
         default_mode: the mode served when a request names none (one of ``SERVING_MODES``).
         serving: free-form record of how the serving choice was made (dev figures, latency budget).
-        encode_precision: with ``embeddings`` given, the precision they were encoded at (recorded in the
-            manifest); ignored when this function encodes (it records the precision it used).
 
     Returns:
         ``Path(out_dir)``.
@@ -262,7 +259,7 @@ def export_index(
 
     st, fingerprint, model_path = _model_identity(model)
     texts = product_texts(products, text_fields)
-    precision = resolve_precision() if embeddings is None else encode_precision
+    precision = resolve_precision() if embeddings is None else None   # None: the caller passed the vectors
     if embeddings is None:
         embeddings = encode(
             st,

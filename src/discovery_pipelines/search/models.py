@@ -44,9 +44,10 @@ def packaged_model_path(value: str) -> Path | None:
     """The installed weights folder of a packaged model name (``InputPath`` resolver, so the stage cache
     hashes the weights a parameter such as ``finetune.models.production: all-MiniLM-L6-v2`` stands for);
     ``None`` for any other value."""
-    if str(value).split("/")[-1].lower() not in PACKAGED_MODELS or Path(value).exists():
+    try:
+        return resolve_model_path(value)
+    except FileNotFoundError:
         return None
-    return resolve_model_path(value)
 
 
 def load_model(model: Any, device: str | None = None) -> Any:

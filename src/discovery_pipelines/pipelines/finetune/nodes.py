@@ -17,8 +17,6 @@ import pandas as pd  # noqa: E402
 
 from discovery_pipelines.data.datasets import Gated  # noqa: E402
 from discovery_pipelines.reporting import tracking  # noqa: E402
-from discovery_pipelines.search.embeddings import encode, product_texts  # noqa: E402
-from discovery_pipelines.search.precision import resolve_precision  # noqa: E402
 from discovery_pipelines.search.evaluation import evaluate_splits  # noqa: E402
 from discovery_pipelines.search.models import load_model, model_fingerprint  # noqa: E402
 from discovery_pipelines.data.params import validate  # noqa: E402
@@ -221,19 +219,17 @@ def promote(
         return (Gated(None, False, "gate failed"), Gated(None, False, "gate failed"),
                 {"promoted": False, "reason": "gate failed", "checks": decision["checks"]})
     p = validate(ExportParams, params, "finetune.export")
-    cache_dir = validate(ModelsParams, model_params, "finetune.models").cache_dir
     serving = serving or {}
-    fingerprint = model_fingerprint(candidate)
-    precision = resolve_precision()
-    embeddings = encode(candidate, product_texts(products, ("title",)), cache_dir=cache_dir, model_key=fingerprint,
-                        show_progress=True, precision=precision)
-    index = {"products": products, "embeddings": embeddings, "factory": p.factory,
-             "fusion": serving.get("fusion"), "reranker": reranker, "encode_precision": precision,
+    # export_index encodes the catalogue with the saved production model (embedding cache: the evaluation
+    # already encoded it with these weights)
+    index = {"products": products, "factory": p.factory,
+             "cache_dir": validate(ModelsParams, model_params, "finetune.models").cache_dir,
+             "fusion": serving.get("fusion"), "reranker": reranker,
              "rerank_top_n": int(serving.get("rerank_top_n", 20)),
              "default_mode": serving.get("default_mode", "hybrid"), "serving": serving}
     version = tracking.register_model(candidate, p.registered_model_name, alias="production")
     return (Gated(candidate, True), Gated(index, True),
-            {"promoted": True, "model_fingerprint": fingerprint, "registered_version": version,
+            {"promoted": True, "model_fingerprint": model_fingerprint(candidate), "registered_version": version,
              "default_mode": serving.get("default_mode", "hybrid")})
 
 

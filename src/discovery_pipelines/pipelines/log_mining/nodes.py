@@ -59,7 +59,7 @@ def mine_click_logs(events: EventsFolder, products: pd.DataFrame, params: dict[s
     p = validate(MiningBlock, params, "log_mining.mining")
     duck = p.duckdb.model_dump(exclude_none=True)
     duck.setdefault("threads", env_threads())
-    policy = p.on_unknown_ids or ("drop" if events.manifest.get("source") == "simulated" else "reject")
+    policy = p.on_unknown_ids or ("drop" if events.source == "simulated" else "reject")
     res = mine_events(events.path, products["product_id"].astype(str).tolist(), p.params, engine=p.engine,
                       duckdb_options=duck, spark_options=p.spark.model_dump(), progress=True,
                       on_unknown_ids=policy)
