@@ -32,15 +32,15 @@ def slice_run(grocery_root: Path, tmp_path_factory) -> dict:
     tower_p = {"model_kwargs": {"channels": [8, 16, 32, 64], "stem_width": 8}, "dim": 32, "crop": 56,
                "batch_size": 16, "lr": 3e-3, "max_epochs": 4, "patience": 10, "time_budget_s": 120, "device": "cpu"}
     tower, tower_report = n.train_product_tower(pixels, cat, cls_emb, tower_p)
-    vectors, feats = n.encode_catalogue(tower, pixels, cat, lst_emb, tower_p)
+    vectors, feats = n.encode_catalogue(tower, pixels, cat, lst_emb, cls_emb, tower_p, {})
     pairs, qstats = n.generate_training_queries(cls[cls["fine_class_name"].isin(CLASSES)], dev,
                                                 {"groups": ["misspelling", "keyword"], "n_per_request": 2})
     qt, q_report = n.train_query_tower(tower, vectors, cat, pairs, {"epochs": 1, "batch_size": 32,
                                                                      "catalog_negatives": 16})
     ev = {"n_bootstrap": 200, "probe_max_iter": 100, "image_root": str(grocery_root),
           "grid_queries": ["bananas", "oat drink"]}
-    classification, confusion_fig = n.evaluate_classification(tower, vectors, feats, cat, cls, cls_emb, lst_emb, ev)
-    retrieval, per_query, grid_fig = n.evaluate_retrieval(qt, vectors, lst_emb, cat, cls, cls_emb, dev, ev, text_p)
+    classification, confusion_fig = n.evaluate_classification(tower, vectors, feats, cat, cls, cls_emb, lst_emb, ev, {})
+    retrieval, per_query, grid_fig = n.evaluate_retrieval(qt, vectors, lst_emb, cat, cls, cls_emb, dev, ev, text_p, {})
     return dict(out=out, listings=listings, cls=cls, pixels=pixels, cat=cat, cls_emb=cls_emb, lst_emb=lst_emb,
                 tower=tower, tower_report=tower_report, vectors=vectors, feats=feats, pairs=pairs, qstats=qstats,
                 qt=qt, q_report=q_report, classification=classification, retrieval=retrieval, per_query=per_query,
@@ -52,12 +52,14 @@ def test_product_tower_learns_and_vectors_are_normalised(slice_run) -> None:
     hist = r["tower_report"]["history"]
     assert len(hist) == 4 and hist[-1]["train_loss"] < hist[0]["train_loss"]
     assert 1 <= r["tower_report"]["best_epoch"] <= 4 and r["tower_report"]["train_images_per_s"] > 0
-    img, txt, fused = r["vectors"]
+    img, txt, fused, inferred = r["vectors"]
     assert img.shape == (len(r["cat"]), 32)
-    assert np.allclose(np.linalg.norm(img, axis=1), 1, atol=1e-4)
-    assert np.allclose(np.linalg.norm(fused, axis=1), 1, atol=1e-4)
+    for v in (img, fused, inferred):
+        assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-4)
     blank = r["cat"]["blank_title"].to_numpy()
-    assert np.allclose(fused[blank], img[blank]) and not np.allclose(fused[~blank], img[~blank])
+    # a blank listing is served as photo + the text its photo implies; a titled one as photo + its title
+    assert np.allclose(fused[blank], inferred[blank]) and not np.allclose(fused[blank], img[blank])
+    assert not np.allclose(fused[~blank], inferred[~blank])
     assert np.allclose(txt[blank], 0)
 
 
@@ -79,12 +81,12 @@ def test_query_tower_is_a_sentence_transformer_in_product_space(slice_run) -> No
 
 def test_evaluation_reports_every_system(slice_run) -> None:
     c, ret = slice_run["classification"], slice_run["retrieval"]
-    for key in ("product_tower", "linear_probe", "text_only_titled"):
+    for key in ("product_tower", "product_tower_prototypes", "linear_probe", "text_only_titled"):
         assert 0.0 <= c[key]["fine_top1"] <= c[key]["fine_top5"] <= 1.0
     assert c["text_only_titled"]["fine_top1"] == 1.0       # a titled listing's text is its class text
     assert set(c["aisle_coarse_accuracy"]) == {"image_knn", "image_linear", "fused_knn", "fused_linear"}
     for subset in ("all", "blanked"):
-        for system in ("text_only", "image_only", "fused"):
+        for system in ("text_only", "image_only", "image_inferred_text", "fused"):
             assert 0.0 <= ret[subset][system]["ndcg@10"] <= 1.0
             assert "recall@10" in ret[subset][system]
         ci = ret[subset]["diff"]["fused-text_only"]["ndcg@10"]
@@ -92,7 +94,10 @@ def test_evaluation_reports_every_system(slice_run) -> None:
     # text-only retrieval cannot reach a listing without a title
     assert ret["blanked"]["text_only"]["ndcg@10"] == 0.0
     assert ret["blanked"]["image_only"]["ndcg@10"] > 0.0
+    # blank listings are served by their photo + inferred-text vectors: fused == image_inferred_text there
+    assert ret["blanked"]["fused"]["ndcg@10"] == ret["blanked"]["image_inferred_text"]["ndcg@10"]
     t = ret["target_photos_only_vs_titled_text"]
+    assert t["photos_only_vectors"] == "photo + photo-inferred text"
     assert t["ndcg@10_ratio"] == pytest.approx(t["photos_only"]["ndcg@10"] / t["text_only_fully_titled"]["ndcg@10"])
 
 

@@ -4,8 +4,10 @@ Systems, all ranking the whole test catalogue with exact inner product (:func:`s
 
 * ``text_only``: the project's text model on both sides (query vs the listing's title and description);
   listings without a title cannot be retrieved by it (masked out);
-* ``image_only``: the query tower vs the photo vectors;
-* ``fused``: the query tower vs the fused product vectors (photo + title; photo alone when blank).
+* ``image_only``: the query tower vs the bare photo vectors;
+* ``image_inferred_text``: the query tower vs photo + photo-inferred text vectors (:mod:`multimodal.enrichment`),
+  for every listing: how a catalogue without any titles is served;
+* ``fused``: the query tower vs the served product vectors (photo + title; photo + inferred text when blank).
 
 Differences are paired bootstrap intervals over the dev queries (:func:`search.metrics.paired_bootstrap_ci`).
 """
@@ -21,7 +23,8 @@ import pandas as pd
 from discovery_pipelines.search import metrics as M
 from discovery_pipelines.search.retrieval import dense_search
 
-COMPARISONS = (("fused", "text_only"), ("fused", "image_only"), ("image_only", "text_only"))
+COMPARISONS = (("fused", "text_only"), ("fused", "image_only"), ("image_only", "text_only"),
+               ("image_inferred_text", "image_only"))
 
 
 def dense_run(query_ids: Sequence[str], query_vecs: np.ndarray, doc_vecs: np.ndarray, doc_ids: Sequence[str],

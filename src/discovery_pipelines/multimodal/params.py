@@ -41,9 +41,9 @@ class ProductTowerParams(_Strict):
     lr: float = 2e-3
     weight_decay: float = 0.05
     warmup_epochs: float = 1.0
-    max_epochs: int = 30
-    patience: int = 5
-    time_budget_s: float = 600.0
+    max_epochs: int = 60
+    patience: int = 12
+    time_budget_s: float = 720.0
     scale_min: float = 0.35
     jitter: float = 0.25
     fusion_alpha: float = Field(0.5, ge=0.0, le=1.0)
@@ -51,6 +51,14 @@ class ProductTowerParams(_Strict):
     seed: int = 0
     device: str = "auto"
     bf16: bool = False
+
+
+class EnrichmentParams(_Strict):
+    """Photo-inferred text for listings without a title (:mod:`multimodal.enrichment`)."""
+
+    enabled: bool = True
+    top_k: int = Field(5, ge=1)                 # classes in the posterior p(c | photo)
+    prototype_beta: float = Field(1.0, ge=0.0)  # weight of the train photos' class mean in the class prototypes
 
 
 class GeneratorQC(_Strict):
@@ -124,6 +132,7 @@ class MultimodalParams(_Strict):
     photos: PhotoParams = Field(default_factory=PhotoParams)
     text: TextParams = Field(default_factory=TextParams)
     product_tower: ProductTowerParams = Field(default_factory=ProductTowerParams)
+    enrichment: EnrichmentParams = Field(default_factory=EnrichmentParams)
     training_queries: TrainingQueryParams = Field(default_factory=TrainingQueryParams)
     query_tower: QueryTowerParams = Field(default_factory=QueryTowerParams)
     evaluation: EvaluationParams = Field(default_factory=EvaluationParams)

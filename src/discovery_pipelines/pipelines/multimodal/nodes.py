@@ -23,6 +23,7 @@ from discovery_pipelines.finetune.losses import compare_qcc_mnrl  # noqa: E402
 from discovery_pipelines.multimodal import evaluation as E  # noqa: E402
 from discovery_pipelines.multimodal import params as P  # noqa: E402
 from discovery_pipelines.multimodal import plots  # noqa: E402
+from discovery_pipelines.multimodal.enrichment import class_posterior, class_prototypes, inferred_text_vectors  # noqa: E402
 from discovery_pipelines.multimodal.images import decode_images  # noqa: E402
 from discovery_pipelines.multimodal.queries import dev_qrels, training_queries  # noqa: E402
 from discovery_pipelines.multimodal.query_tower import build_query_tower, train_query_tower as _train_qt  # noqa: E402
@@ -119,18 +120,32 @@ def train_product_tower(pixels: np.ndarray, catalogue: pd.DataFrame, class_text_
 
 
 def encode_catalogue(tower: dict[str, Any], pixels: np.ndarray, catalogue: pd.DataFrame, listing_text_emb: np.ndarray,
-                     params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Product vectors of every listing ``(3, N, dim)``: ``[0]`` photo, ``[1]`` projected title text
-    (zeros when blank), ``[2]`` fused (photo alone when blank); and backbone features ``(N, F)``."""
+                     class_text_emb: np.ndarray, params: dict[str, Any], enrichment_params: dict[str, Any]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Product vectors of every listing ``(4, N, dim)`` float32 and backbone features ``(N, F)``.
+
+    ``[0]`` photo; ``[1]`` projected title text (zeros when blank); ``[2]`` fused, the served vector: photo +
+    title, and for a blank listing photo + its photo-inferred text (:mod:`multimodal.enrichment`; the photo
+    alone when enrichment is off); ``[3]`` photo + photo-inferred text for every listing (what a photos-only
+    catalogue serves). Class prototypes use train-split photos only.
+    """
     p = P.ProductTowerParams.model_validate(params)
+    ep = P.EnrichmentParams.model_validate(enrichment_params)
     device = default_device() if p.device == "auto" else p.device
     t = load_tower(tower, device)
     img, feats = encode_photos(t, pixels, np.arange(len(catalogue)), p.crop, device=device, with_features=True)
     has = ~catalogue["blank_title"].to_numpy(dtype=bool)
     txt = project_texts(t, listing_text_emb, device)
     txt[~has] = 0.0
+    cls = project_texts(t, class_text_emb, device)
+    train = _rows(catalogue, "train")
+    protos = class_prototypes(cls, img[train], catalogue["fine_class_id"].to_numpy()[train], ep.prototype_beta)
+    inferred = inferred_text_vectors(class_posterior(img, protos, float(t.scale()), ep.top_k), cls)
+    photo_inferred = fuse(img, inferred, np.ones(len(img), bool), t.fusion_alpha)
     fused = fuse(img, txt, has, t.fusion_alpha)
-    return np.stack([img, txt, fused]).astype(np.float32), feats
+    if ep.enabled:
+        fused[~has] = photo_inferred[~has]
+    return np.stack([img, txt, fused, photo_inferred]).astype(np.float32), feats
 
 
 def generate_training_queries(classes: pd.DataFrame, dev_queries: pd.DataFrame, params: dict[str, Any]
@@ -162,11 +177,15 @@ def train_query_tower(tower: dict[str, Any], product_vectors: np.ndarray, catalo
 
 def evaluate_classification(tower: dict[str, Any], product_vectors: np.ndarray, features: np.ndarray,
                             catalogue: pd.DataFrame, classes: pd.DataFrame, class_text_emb: np.ndarray,
-                            listing_text_emb: np.ndarray, params: dict[str, Any]) -> tuple[dict[str, Any], plt.Figure]:
-    """Photo -> class top-1/top-5 on test (fine and coarse) for the tower (photo vs class texts), a
+                            listing_text_emb: np.ndarray, params: dict[str, Any], enrichment_params: dict[str, Any]
+                            ) -> tuple[dict[str, Any], plt.Figure]:
+    """Photo -> class top-1/top-5 on test (fine and coarse) for the tower (photo vs class texts, and photo
+    vs class prototypes = class text + train photos' mean, :func:`multimodal.enrichment.class_prototypes`), a
     linear probe on the same frozen image features, the text-only model where a title exists, and aisle
-    (coarse) accuracy of kNN / linear heads on the image and fused vectors; plus the coarse confusion plot."""
+    (coarse) accuracy of kNN / linear heads on the image and fused vectors; plus the coarse confusion plot
+    (of the prototype classifier, the one that weights the photo-inferred text)."""
     p = P.EvaluationParams.model_validate(params)
+    ep = P.EnrichmentParams.model_validate(enrichment_params)
     t = load_tower(tower, "cpu")
     f2c = classes.sort_values("fine_class_id")["coarse_class_id"].to_numpy()
     tr, te = _rows(catalogue, "train"), _rows(catalogue, "test")
@@ -176,8 +195,10 @@ def evaluate_classification(tower: dict[str, Any], product_vectors: np.ndarray, 
     img, fused = product_vectors[0], product_vectors[2]
     out: dict[str, Any] = {"chance": {"fine_top1": 1 / len(classes), "coarse_top1": 1 / (int(f2c.max()) + 1)},
                            "n_test": int(len(te))}
-    tower_scores = img[te] @ cls_vecs.T
-    out["product_tower"] = class_accuracy(tower_scores, y[te], f2c)
+    out["product_tower"] = class_accuracy(img[te] @ cls_vecs.T, y[te], f2c)
+    protos = class_prototypes(cls_vecs, img[tr], y[tr], ep.prototype_beta)
+    tower_scores = img[te] @ protos.T
+    out["product_tower_prototypes"] = {**class_accuracy(tower_scores, y[te], f2c), "beta": ep.prototype_beta}
     probe, cols = linear_probe(features[tr], y[tr], features[te], c=p.probe_c, max_iter=p.probe_max_iter, seed=p.seed)
     full = np.full((len(te), len(classes)), -np.inf)
     full[:, cols] = probe
@@ -197,20 +218,21 @@ def evaluate_classification(tower: dict[str, Any], product_vectors: np.ndarray, 
     pred_coarse = f2c[tower_scores.argmax(1)]
     names = classes.drop_duplicates("coarse_class_id").sort_values("coarse_class_id")["coarse_class_name"].tolist()
     fig = plots.confusion_figure(E.confusion(yc[te], pred_coarse, n_coarse), names,
-                                 f"coarse classes, test photos (top-1 {out['product_tower']['coarse_top1']:.3f})")
+                                 f"coarse classes, test photos (top-1 {out['product_tower_prototypes']['coarse_top1']:.3f})")
     return out, fig
 
 
 def evaluate_retrieval(query_tower: Any, product_vectors: np.ndarray, listing_text_emb: np.ndarray,
                        catalogue: pd.DataFrame, classes: pd.DataFrame, class_text_emb: np.ndarray,
-                       dev_queries: pd.DataFrame, params: dict[str, Any], text_params: dict[str, Any]
-                       ) -> tuple[dict[str, Any], pd.DataFrame, plt.Figure]:
+                       dev_queries: pd.DataFrame, params: dict[str, Any], text_params: dict[str, Any],
+                       enrichment_params: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame, plt.Figure]:
     """Dev-query retrieval over the test listings (:mod:`multimodal.evaluation`): fused vs text-only vs
     image-only on all listings and on the blanked ones, the photos-only vs fully-titled target, and the
     query -> top-5 photo grid. Text-only queries are encoded with the configured text model
     (``multimodal.text.model``), the one the listing and class text embeddings came from."""
     p = P.EvaluationParams.model_validate(params)
     tp = P.TextParams.model_validate(text_params)
+    ep = P.EnrichmentParams.model_validate(enrichment_params)
     te = _rows(catalogue, "test")
     test = catalogue.iloc[te].reset_index(drop=True)
     ids = test["product_id"].tolist()
@@ -220,7 +242,7 @@ def evaluate_retrieval(query_tower: Any, product_vectors: np.ndarray, listing_te
     text_model = load_model(tp.model)
     q_text = encode(text_model, qtexts, cache_dir=None, show_progress=False)
     q_tower = encode(query_tower, qtexts, cache_dir=None, show_progress=False)
-    img, fused = product_vectors[0][te], product_vectors[2][te]
+    img, fused, inferred = product_vectors[0][te], product_vectors[2][te], product_vectors[3][te]
     doc_text = listing_text_emb[te]
     # the same listings fully titled: each listing's class text (title | description)
     full_text = class_text_emb[test["fine_class_id"].to_numpy()]
@@ -234,6 +256,7 @@ def evaluate_retrieval(query_tower: Any, product_vectors: np.ndarray, listing_te
         runs = {
             "text_only": E.dense_run(qids, q_text, doc_text[keep], sub_ids, mask=~blank[keep], k=p.k),
             "image_only": E.dense_run(qids, q_tower, img[keep], sub_ids, k=p.k),
+            "image_inferred_text": E.dense_run(qids, q_tower, inferred[keep], sub_ids, k=p.k),
             "fused": E.dense_run(qids, q_tower, fused[keep], sub_ids, k=p.k),
         }
         m, pq = E.score_systems(runs, sub_qrels, rel_threshold=p.rel_threshold, n_bootstrap=p.n_bootstrap, seed=p.seed)
@@ -241,12 +264,19 @@ def evaluate_retrieval(query_tower: Any, product_vectors: np.ndarray, listing_te
         per_query.append(pq.assign(subset=subset))
         if subset == "all":
             grid_run = runs["fused"]
-    target_runs = {"photos_only": E.dense_run(qids, q_tower, img, ids, k=p.k),
+    # a photos-only catalogue is served as its blank listings are: photo + photo-inferred text when
+    # enrichment is on (product_vectors[2] of a blank listing), the bare photo vector otherwise
+    served_blank = inferred if ep.enabled else img
+    target_runs = {"photos_only": E.dense_run(qids, q_tower, served_blank, ids, k=p.k),
+                   "photos_only_bare_photo_vectors": E.dense_run(qids, q_tower, img, ids, k=p.k),
                    "text_only_fully_titled": E.dense_run(qids, q_text, full_text, ids, k=p.k)}
     tm, tpq = E.score_systems(target_runs, qrels, rel_threshold=p.rel_threshold, n_bootstrap=p.n_bootstrap, seed=p.seed,
-                              comparisons=(("photos_only", "text_only_fully_titled"),))
+                              comparisons=(("photos_only", "text_only_fully_titled"),
+                                           ("photos_only", "photos_only_bare_photo_vectors")))
     ratio = tm["photos_only"]["ndcg@10"] / max(tm["text_only_fully_titled"]["ndcg@10"], 1e-12)
-    out["target_photos_only_vs_titled_text"] = {**tm, "ndcg@10_ratio": ratio, "target_ratio": 0.70, "met": ratio >= 0.70}
+    out["target_photos_only_vs_titled_text"] = {**tm, "ndcg@10_ratio": ratio, "target_ratio": 0.70, "met": ratio >= 0.70,
+                                                "photos_only_vectors": ("photo + photo-inferred text" if ep.enabled
+                                                                        else "photo")}
     per_query.append(tpq.assign(subset="target"))
     qtext = dict(zip(qids, qtexts))
     want = [q for q in qids if qtext[q] in set(p.grid_queries)] or qids[:5]
