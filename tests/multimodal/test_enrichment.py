@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from discovery_pipelines.multimodal.enrichment import class_posterior, class_prototypes, inferred_text_vectors
+from discovery_pipelines.multimodal.enrichment import (
+    calibrate_scale,
+    class_posterior,
+    class_prototypes,
+    inferred_text_vectors,
+    photo_class_posterior,
+)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -71,3 +77,19 @@ def test_inferred_text_ranks_by_expected_relevance(class_texts, st_model) -> Non
     assert s[0, 0] > s[0, 1] and s[1, 1] > s[1, 0]
     with pytest.raises(ValueError, match="classes"):
         inferred_text_vectors(post[:, :10], texts)
+
+
+def test_temperature_scaling_picks_the_lowest_validation_nll() -> None:
+    """Over-confident logits (scale 40 on noisy photos) are cooled down; the chosen multiple has the lowest NLL."""
+    rng = np.random.default_rng(2)
+    protos = _unit(rng.normal(size=(6, 12)))
+    labels = np.repeat(np.arange(6), 20)
+    photos = _unit(protos[labels] + 0.9 * rng.normal(size=(120, 12)))
+    scale, nll = calibrate_scale(photos, protos, labels, base_scale=40.0)
+    best = min(nll, key=nll.get)
+    assert scale == pytest.approx(40.0 * float(best)) and float(best) < 1.0
+    assert nll[best] < nll["1.0"]
+    assert calibrate_scale(photos[:0], protos, labels[:0], base_scale=40.0) == (40.0, {})
+    post, report = photo_class_posterior(photos, protos, labels, np.arange(0, 120, 2), np.arange(1, 120, 2), 40.0,
+                                         beta=0.0, top_k=3)
+    assert report["scale"] < 40.0 and post.shape == (120, 6) and np.allclose(post.sum(axis=1), 1, atol=1e-5)

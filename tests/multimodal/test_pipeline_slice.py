@@ -32,7 +32,7 @@ def slice_run(grocery_root: Path, tmp_path_factory) -> dict:
     tower_p = {"model_kwargs": {"channels": [8, 16, 32, 64], "stem_width": 8}, "dim": 32, "crop": 56,
                "batch_size": 16, "lr": 3e-3, "max_epochs": 4, "patience": 10, "time_budget_s": 120, "device": "cpu"}
     tower, tower_report = n.train_product_tower(pixels, cat, cls_emb, tower_p)
-    vectors, feats = n.encode_catalogue(tower, pixels, cat, lst_emb, cls_emb, tower_p, {})
+    vectors, feats, posterior, enrich_report = n.encode_catalogue(tower, pixels, cat, lst_emb, cls_emb, tower_p, {})
     pairs, qstats = n.generate_training_queries(cls[cls["fine_class_name"].isin(CLASSES)], dev,
                                                 {"groups": ["misspelling", "keyword"], "n_per_request": 2})
     qt, q_report = n.train_query_tower(tower, vectors, cat, pairs, {"epochs": 1, "batch_size": 32,
@@ -40,9 +40,11 @@ def slice_run(grocery_root: Path, tmp_path_factory) -> dict:
     ev = {"n_bootstrap": 200, "probe_max_iter": 100, "image_root": str(grocery_root),
           "grid_queries": ["bananas", "oat drink"]}
     classification, confusion_fig = n.evaluate_classification(tower, vectors, feats, cat, cls, cls_emb, lst_emb, ev, {})
-    retrieval, per_query, grid_fig = n.evaluate_retrieval(qt, vectors, lst_emb, cat, cls, cls_emb, dev, ev, text_p, {})
+    retrieval, per_query, grid_fig = n.evaluate_retrieval(qt, vectors, lst_emb, cat, cls, cls_emb, posterior, dev, ev,
+                                                          text_p, {})
     return dict(out=out, listings=listings, cls=cls, pixels=pixels, cat=cat, cls_emb=cls_emb, lst_emb=lst_emb,
-                tower=tower, tower_report=tower_report, vectors=vectors, feats=feats, pairs=pairs, qstats=qstats,
+                tower=tower, tower_report=tower_report, vectors=vectors, feats=feats, posterior=posterior,
+                enrich_report=enrich_report, pairs=pairs, qstats=qstats,
                 qt=qt, q_report=q_report, classification=classification, retrieval=retrieval, per_query=per_query,
                 figs=(confusion_fig, grid_fig), dev=dev, decode_report=decode_report)
 
@@ -61,6 +63,12 @@ def test_product_tower_learns_and_vectors_are_normalised(slice_run) -> None:
     assert np.allclose(fused[blank], inferred[blank]) and not np.allclose(fused[blank], img[blank])
     assert not np.allclose(fused[~blank], inferred[~blank])
     assert np.allclose(txt[blank], 0)
+    post, rep = r["posterior"], r["enrich_report"]
+    assert post.shape == (len(r["cat"]), len(r["cls"])) and np.allclose(post.sum(axis=1), 1, atol=1e-5)
+    assert ((post > 0).sum(axis=1) <= 5).all()               # top-K posterior, K = 5 by default
+    # the temperature is the multiple of the tower's scale with the lowest val NLL
+    nll = rep["val_nll_by_multiplier"]
+    assert rep["n_val"] > 0 and rep["scale"] == pytest.approx(rep["tower_scale"] * float(min(nll, key=nll.get)))
 
 
 def test_training_queries_never_use_test_listings_or_dev_queries(slice_run) -> None:
@@ -81,12 +89,12 @@ def test_query_tower_is_a_sentence_transformer_in_product_space(slice_run) -> No
 
 def test_evaluation_reports_every_system(slice_run) -> None:
     c, ret = slice_run["classification"], slice_run["retrieval"]
-    for key in ("product_tower", "product_tower_prototypes", "linear_probe", "text_only_titled"):
+    for key in ("product_tower", "linear_probe", "text_only_titled"):
         assert 0.0 <= c[key]["fine_top1"] <= c[key]["fine_top5"] <= 1.0
     assert c["text_only_titled"]["fine_top1"] == 1.0       # a titled listing's text is its class text
     assert set(c["aisle_coarse_accuracy"]) == {"image_knn", "image_linear", "fused_knn", "fused_linear"}
     for subset in ("all", "blanked"):
-        for system in ("text_only", "image_only", "image_inferred_text", "fused"):
+        for system in ("text_only", "image_only", "image_inferred_text", "fused", "text_model_title_or_photo_caption"):
             assert 0.0 <= ret[subset][system]["ndcg@10"] <= 1.0
             assert "recall@10" in ret[subset][system]
         ci = ret[subset]["diff"]["fused-text_only"]["ndcg@10"]
@@ -98,6 +106,9 @@ def test_evaluation_reports_every_system(slice_run) -> None:
     assert ret["blanked"]["fused"]["ndcg@10"] == ret["blanked"]["image_inferred_text"]["ndcg@10"]
     t = ret["target_photos_only_vs_titled_text"]
     assert t["photos_only_vectors"] == "photo + photo-inferred text"
+    assert t["best_ratio"] == max(t["ndcg@10_ratio_by_system"].values()) and t["met"] == (t["best_ratio"] >= 0.70)
+    # with perfect captions the text model over captions would equal the fully titled text-only run
+    assert 0.0 < t["photos_only_text_model_captions"]["ndcg@10"] <= 1.0
     assert t["ndcg@10_ratio"] == pytest.approx(t["photos_only"]["ndcg@10"] / t["text_only_fully_titled"]["ndcg@10"])
 
 
@@ -128,6 +139,32 @@ def test_export_is_served_by_search_service_and_cli(slice_run, tmp_path: Path, m
                                    "--json", "green apples"])
     assert cli.exit_code == 0, cli.output
     assert '"product_id": "images/test/' in cli.output
+
+
+def test_caption_index_serves_untitled_listings_with_the_text_model(slice_run, tmp_path: Path, minilm_path) -> None:
+    """The caption index holds titles and, for blank listings, the photo's expected class-text vector (norm <= 1);
+    the plain text model answers it, and untitled photos are found by what they show."""
+    from discovery_pipelines.data.datasets import FaissIndexDataset
+    from discovery_pipelines.serve.service import SearchService
+
+    r = slice_run
+    payload = n.export_caption_index(r["cat"], r["lst_emb"], r["cls_emb"], r["posterior"], {})
+    norms = np.linalg.norm(payload["embeddings"], axis=1)
+    blank = payload["products"]["blank_title"].to_numpy(dtype=bool)
+    assert np.allclose(norms[~blank], 1, atol=1e-4) and (norms[blank] > 0).all() and (norms[blank] <= 1 + 1e-4).all()
+    FaissIndexDataset(str(tmp_path / "captions"), str(minilm_path)).save(payload)
+    svc = SearchService(index_dir=tmp_path / "captions", device="cpu")
+    manifest = FaissIndexDataset(str(tmp_path / "captions"), str(minilm_path)).load().manifest
+    assert manifest["unit_norm"] is False and manifest["default_mode"] == "dense"
+    hits = svc.engine.search("bananas", k=len(payload["products"]), mode="dense").hits
+    by_id = payload["products"].set_index("product_id")
+    untitled_bananas = [h for h in hits if by_id.loc[h.product_id, "blank_title"]
+                        and by_id.loc[h.product_id, "fine_class_name"] == "Banana"]
+    assert untitled_bananas, "an untitled banana photo must be retrievable by text"
+    # short vectors are refused unless the export says they are expected-similarity vectors
+    bad = dict(payload, unit_norm=True)
+    with pytest.raises(Exception, match="expects L2-normalised vectors"):   # kedro wraps the ValueError
+        FaissIndexDataset(str(tmp_path / "bad"), str(minilm_path)).save(bad)
 
 
 def test_registered_pipeline_wiring() -> None:

@@ -16,6 +16,12 @@ similarity plus the query's *expected* similarity to the listing's unknown class
 relevance under the classifier's posterior (the probability ranking principle, Robertson 1977). Only the photo
 is read: no title, description or label of the listing.
 
+The posterior's temperature is calibrated on held-out (val) photos by temperature scaling (Guo et al. 2017, "On
+Calibration of Modern Neural Networks"): the multiple of the tower's logit scale with the lowest negative
+log-likelihood of the true class under the full softmax. The same posterior also gives a caption vector in the
+frozen text model's own space, ``sum_c p_c e_c`` (``e_c`` the normalised text-model embedding of class text ``c``),
+which the plain text model searches by expected similarity (:func:`expected_text_vectors`).
+
 Class prototypes: ``k_c = normalise(t_c + beta * m_c)`` with ``m_c`` the mean train-split photo vector of class
 ``c``. ``beta = 0`` is CLIP's zero-shot classifier (the class texts alone, Radford et al. 2021); ``beta > 0`` adds
 the class's photo prototype (Snell et al. 2017, "Prototypical Networks") in the same space. Classes without a
@@ -83,12 +89,79 @@ def class_posterior(photo_vecs: np.ndarray, prototypes: np.ndarray, scale: float
     return out
 
 
-def inferred_text_vectors(posterior: np.ndarray, text_vecs: np.ndarray) -> np.ndarray:
-    """``t_hat = normalise(posterior @ text_vecs)``: ``(N, d)`` float32 (module doc).
+def expected_text_vectors(posterior: np.ndarray, text_vecs: np.ndarray) -> np.ndarray:
+    """``posterior @ text_vecs``, **not** renormalised: ``(N, d)`` float32.
+
+    For L2-normalised class vectors ``e_c`` and a query vector ``q``, ``q . v = sum_c p(c | photo) q.e_c``, the
+    query's expected similarity to the listing's unknown class text: ranking by it is the probability ranking
+    principle (Robertson 1977), and an uncertain photo (a flat posterior, a short vector) ranks below a titled
+    listing or a confident photo. Norms are at most 1.
 
     Raises:
         ValueError: ``posterior`` has not one column per class text.
     """
     if posterior.shape[1] != text_vecs.shape[0]:
-        raise ValueError(f"inferred_text_vectors: {posterior.shape[1]} classes vs {text_vecs.shape[0]} class texts")
-    return _normalise(np.asarray(posterior, np.float32) @ np.asarray(text_vecs, np.float32))
+        raise ValueError(f"expected_text_vectors: {posterior.shape[1]} classes vs {text_vecs.shape[0]} class texts")
+    return (np.asarray(posterior, np.float32) @ np.asarray(text_vecs, np.float32)).astype(np.float32)
+
+
+def inferred_text_vectors(posterior: np.ndarray, text_vecs: np.ndarray) -> np.ndarray:
+    """``t_hat = normalise(posterior @ text_vecs)``: ``(N, d)`` float32 (module doc), the direction of
+    :func:`expected_text_vectors`, to fuse with a photo vector like a title.
+
+    Raises:
+        ValueError: ``posterior`` has not one column per class text.
+    """
+    return _normalise(expected_text_vectors(posterior, text_vecs))
+
+
+SCALE_MULTIPLIERS = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0)
+
+
+def calibrate_scale(photo_vecs: np.ndarray, prototypes: np.ndarray, labels: np.ndarray, base_scale: float,
+                    multipliers: tuple[float, ...] = SCALE_MULTIPLIERS) -> tuple[float, dict[str, float]]:
+    """Temperature scaling (Guo et al. 2017): the ``base_scale * m`` (``m`` in ``multipliers``) with the lowest
+    mean negative log-likelihood of ``labels`` under the full softmax of ``scale * photo . prototype``.
+
+    Args:
+        photo_vecs: ``(N, d)`` held-out (val) photo vectors; labels: their int classes ``(N,)``.
+        prototypes: ``(C, d)`` class prototypes. base_scale: the tower's logit scale (> 0).
+
+    Returns:
+        ``(scale, nll_by_multiplier)``; with no photos, ``(base_scale, {})``.
+    """
+    if base_scale <= 0:
+        raise ValueError(f"calibrate_scale: base_scale must be > 0, got {base_scale}")
+    if not len(labels):
+        return float(base_scale), {}
+    logits = np.asarray(photo_vecs, np.float64) @ np.asarray(prototypes, np.float64).T
+    rows = np.arange(len(labels))
+    nll = {}
+    for m in multipliers:
+        z = base_scale * m * logits
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z[rows, np.asarray(labels, dtype=np.int64)] - np.log(np.exp(z).sum(axis=1))
+        nll[str(m)] = float(-logp.mean())
+    best = min(multipliers, key=lambda m: nll[str(m)])
+    return float(base_scale * best), nll
+
+
+def photo_class_posterior(photo_vecs: np.ndarray, class_vecs: np.ndarray, labels: np.ndarray, train_idx: np.ndarray,
+                          val_idx: np.ndarray, base_scale: float, *, beta: float, top_k: int, calibrate: bool = True
+                          ) -> tuple[np.ndarray, dict[str, object]]:
+    """``p(c | photo)`` of every listing (module doc): prototypes from the train photos, the temperature
+    calibrated on the val photos (or ``base_scale`` when ``calibrate`` is off or val is empty).
+
+    Args:
+        photo_vecs: ``(N, d)`` photo vectors of all listings; class_vecs: ``(C, d)`` projected class texts;
+        labels: int ``(N,)`` classes (only ``train_idx`` / ``val_idx`` rows are read).
+
+    Returns:
+        ``(posterior (N, C) float32, report)``; ``report`` holds the scale used and the val NLL per multiplier.
+    """
+    protos = class_prototypes(class_vecs, photo_vecs[train_idx], labels[train_idx], beta)
+    scale, nll = (calibrate_scale(photo_vecs[val_idx], protos, labels[val_idx], base_scale) if calibrate
+                  else (float(base_scale), {}))
+    report = {"tower_scale": float(base_scale), "scale": scale, "val_nll_by_multiplier": nll, "top_k": int(top_k),
+              "prototype_beta": float(beta), "n_val": int(len(val_idx))}
+    return class_posterior(photo_vecs, protos, scale, top_k), report

@@ -58,7 +58,8 @@ class EnrichmentParams(_Strict):
 
     enabled: bool = True
     top_k: int = Field(5, ge=1)                 # classes in the posterior p(c | photo)
-    prototype_beta: float = Field(1.0, ge=0.0)  # weight of the train photos' class mean in the class prototypes
+    prototype_beta: float = Field(0.0, ge=0.0)  # weight of the train photos' class mean in the class prototypes
+    calibrate: bool = True                      # temperature of p(c | photo) by val NLL (temperature scaling)
 
 
 class GeneratorQC(_Strict):

@@ -188,6 +188,7 @@ def export_index(
     rerank_top_n: int = 30,
     default_mode: str = "hybrid",
     serving: dict[str, Any] | None = None,
+    unit_norm: bool = True,
 ) -> Path:
     """Encode ``products`` with ``model``, build a faiss index and write the index folder atomically.
 
@@ -217,6 +218,9 @@ def export_index(
             ``rerank_top_n`` hybrid candidates it re-scores per query.
         default_mode: the mode served when a request names none (one of ``SERVING_MODES``).
         serving: free-form record of how the serving choice was made (dev figures, latency budget).
+        unit_norm: with ``metric="ip"``, vectors must be L2-normalised (default); ``False`` admits norms in
+            ``(0, 1]``: expected-similarity vectors whose inner product with a query is an expectation
+            (:func:`discovery_pipelines.multimodal.enrichment.expected_text_vectors`). Recorded in the manifest.
 
     Returns:
         ``Path(out_dir)``.
@@ -277,12 +281,12 @@ def export_index(
         raise ValueError(f"export_index: embeddings row {bad} (product {pids.iloc[bad]!r}) is not finite")
     if metric == "ip":
         norms = np.linalg.norm(emb, axis=1)
-        off = np.abs(norms - 1.0) > 1e-3
+        off = np.abs(norms - 1.0) > 1e-3 if unit_norm else (norms <= 0.0) | (norms > 1.0 + 1e-3)
         if off.any():
             bad = int(np.where(off)[0][0])
             raise ValueError(
-                f"export_index: metric 'ip' expects L2-normalised vectors; row {bad} "
-                f"(product {pids.iloc[bad]!r}) has norm {norms[bad]:.4f}"
+                f"export_index: metric 'ip' expects {'L2-normalised vectors' if unit_norm else 'norms in (0, 1]'}; "
+                f"row {bad} (product {pids.iloc[bad]!r}) has norm {norms[bad]:.4f}"
             )
 
     index = build_faiss_index(emb, factory, metric)
@@ -323,6 +327,7 @@ def export_index(
             "model_path": model_path,
             "dimension": int(emb.shape[1]),
             "metric": metric,
+            "unit_norm": bool(unit_norm),
             "factory": factory,
             "n_vectors": int(index.ntotal),
             "is_trained": bool(index.is_trained),
