@@ -128,6 +128,8 @@ class ExpansionParams(Params):
     positive_prob: float = Field(default=0.6, gt=0.0, lt=1.0)  # p_CE >= this: a teacher positive (reported)
     negative_prob: float = Field(default=0.1, gt=0.0, lt=1.0)  # p_CE <= this: a teacher-confirmed negative
     batch_size: int = Field(default=64, ge=1)
+    budget_seconds: float | None = Field(default=None, gt=0)  # wall-clock cap on teacher scoring (None = all queries)
+    probe_queries: int = Field(default=50, ge=1)        # queries scored first to measure seconds per query
     seed: int = 13
 
 

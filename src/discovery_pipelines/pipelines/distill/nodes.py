@@ -14,6 +14,7 @@ import pandas as pd
 from discovery_pipelines.data.params import validate
 from discovery_pipelines.data.splits import held_out_texts
 from discovery_pipelines.data.text import normalize_query
+from discovery_pipelines.finetune.budget import plan_steps
 from discovery_pipelines.finetune.distill import ensemble_scores, hybrid_candidates, student_examples
 from discovery_pipelines.finetune.params import DevEvalParams, ExpansionParams, ModelsParams, StudentExamplesParams
 from discovery_pipelines.finetune.teacher import expand_labels
@@ -43,7 +44,8 @@ def _expansion_queries(queries: pd.DataFrame, qrels: pd.DataFrame, synthetic_pai
         syn = syn.sample(n=min(e.synthetic_queries, len(syn)), random_state=e.seed) if len(syn) else syn
         frames.append(pd.DataFrame({"query_id": [f"synthetic:{i}" for i in range(len(syn))], "text": syn.tolist(),
                                     "source": "synthetic"}))
-    return pd.concat(frames, ignore_index=True)
+    # one seeded order for both sources, so that a time budget keeps their mix
+    return pd.concat(frames, ignore_index=True).sample(frac=1.0, random_state=e.seed).reset_index(drop=True)
 
 
 def expand_training_labels(teacher: Any, candidate: Any, products: pd.DataFrame, queries: pd.DataFrame,
@@ -52,6 +54,10 @@ def expand_training_labels(teacher: Any, candidate: Any, products: pd.DataFrame,
     """Label expansion: the cross-encoder teacher scores (train + synthetic queries) x (each query's hybrid
     top-k of BM25 and the candidate's dense run, plus its judged products); every pair gets the ensemble
     score of :func:`discovery_pipelines.finetune.distill.ensemble_scores`.
+
+    Scoring is capped by ``budget_seconds``: the first ``probe_queries`` queries measure the seconds per query
+    and :func:`discovery_pipelines.finetune.budget.plan_steps` gives how many queries fit (the rest are
+    dropped; the queries are in one seeded order, train and synthetic mixed).
 
     Returns ``(labels, stats)``: ``labels`` one row per scored pair (``query_id, query, product_id, rank,
     teacher_logit, teacher_prob, teacher_label, source, hybrid_score, human_label, teacher_score``); ``stats``
@@ -76,12 +82,24 @@ def expand_training_labels(teacher: Any, candidate: Any, products: pd.DataFrame,
         judged_of.setdefault(a, []).append(b)
     cands = {qid: [p for p, _ in hybrid[qid]] + [p for p in judged_of.get(qid, []) if p not in dict(hybrid[qid])]
              for qid in q["query_id"]}
+    text = dict(zip(q["query_id"], q["text"]))
+
+    def score(qids: list[str]) -> pd.DataFrame:
+        return expand_labels(teacher, {k: text[k] for k in qids}, cands, doc_text,
+                             top_k=max(len(c) for c in cands.values()), positive_prob=e.positive_prob,
+                             negative_prob=e.negative_prob, batch_size=e.batch_size,
+                             precision=resolve_precision("auto"), source="expansion")
+
+    # time budget: score the first queries, then as many more as budget / measured seconds per query allows
+    qids = q["query_id"].tolist()
     t1 = time.perf_counter()
-    labels = expand_labels(teacher, dict(zip(q["query_id"], q["text"])), cands, doc_text,
-                           top_k=max(len(c) for c in cands.values()), positive_prob=e.positive_prob,
-                           negative_prob=e.negative_prob, batch_size=e.batch_size,
-                           precision=resolve_precision("auto"), source="expansion")
+    first = score(qids[: e.probe_queries])
+    per_query = (time.perf_counter() - t1) / max(min(e.probe_queries, len(qids)), 1)
+    plan = plan_steps(len(qids), per_query, e.budget_seconds)
+    labels = pd.concat([first, score(qids[e.probe_queries: plan["steps"]])], ignore_index=True)
     t_score = time.perf_counter() - t1
+    q = q[q["query_id"].isin(set(labels["query_id"]))]
+    r = r[r["query_id"].isin(set(q["query_id"]))]
     labels["source"] = labels["query_id"].map(dict(zip(q["query_id"], q["source"])))
     hyb = {(qid, p): s for qid, lst in hybrid.items() for p, s in lst}
     keys = list(zip(labels["query_id"], labels["product_id"]))
@@ -104,6 +122,7 @@ def expand_training_labels(teacher: Any, candidate: Any, products: pd.DataFrame,
         "ensemble": {"ce_weight": e.ce_weight, "hybrid_alpha": e.hybrid_alpha, "top_k": e.top_k, "depth": e.depth},
         "thresholds": {"positive_prob": e.positive_prob, "negative_prob": e.negative_prob},
         "seconds": {"retrieval": t_retrieve, "teacher_scoring": t_score},
+        "budget": {**plan, "unit": "queries"},
         "teacher_pairs_per_second": float(len(labels) / max(t_score, 1e-9)),
     }
     tracking.log_metrics({"expansion_pairs_per_human_label": stats["teacher_pairs_per_human_label"],
