@@ -161,11 +161,11 @@ def report(metrics: dict[str, Any], teacher_summary: dict[str, Any], example_sta
                f"queries ({e['teacher_positives_per_human_label']:.2f} teacher positives, "
                f"{e['teacher_confirmed_negatives']} confirmed negatives); seconds {e['seconds']}.\n")
     if student_summary:
-        b = student_summary.get("budget") or {}
+        b = student_summary.get("budget")
+        plan = f"; {b['steps']} of {b['full_steps']} steps, {b['reason']}" if b else ""
         out.append(f"\nStudent (initialised from the candidate, loss `{student_summary['config']['loss']}`): "
                    f"{student_summary['examples']} rows in {student_summary['train_seconds']:.0f} s "
-                   f"({student_summary['examples_per_second']:.1f} rows/s; {b.get('steps')} of {b.get('full_steps')} "
-                   f"steps, {b.get('reason')}).\n")
+                   f"({student_summary['examples_per_second']:.1f} rows/s{plan}).\n")
     lat = metrics["latency_ms"]
     out.append(f"\n## Latency per mode (in process, one query at a time, `{promoted}` model)\n\n" + markdown_table(
         [{"mode": m, **v} for m, v in lat.items()], ["mode", "p50_ms", "p95_ms", "n"], ".1f"))
