@@ -41,7 +41,7 @@ REPORTS = (
     "failure_analysis/failure_groups.md", "failure_analysis/failure_groups.json", "failure_analysis/not_good_rate.png",
     "synthetic/synthetic.json", "synthetic/synthetic.md", "synthetic/acceptance.png",
     "quality/metrics.json", "quality/report.md", "quality/comparison.png", "quality/teacher_summary.json",
-    "quality/label_expansion_stats.json",
+    "distill/label_expansion_stats.json", "distill/student_example_stats.json", "distill/student_summary.json",
 )
 
 

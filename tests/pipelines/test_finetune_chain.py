@@ -52,12 +52,19 @@ def test_finetune_chain_ci(ci_project: Path):
     rep = ci_project / "data" / "08_reporting"
     gate = json.loads((rep / "finetune" / "gate.json").read_text())
     metrics = json.loads((rep / "finetune" / "metrics.json").read_text())
-    assert set(metrics["by_split"]["dev"]) == {"base", "reference", "candidate"}
+    assert set(metrics["by_split"]["dev"]) == {"base", "reference", "candidate", "student"}
     for m in metrics["by_split"]["dev"].values():
         assert 0.0 < m["ndcg@10"] <= 1.0
     assert set(gate["checks"]) == {"dev_gain", "good_to_not_good_flips", "regression_ndcg_loss"}
     promoted = gate["promotion"]["promoted"]
     assert promoted == gate["passed"]
+    # the gate chose between today's candidate and the distilled student: the better passing one on dev
+    contenders = gate["contenders"]
+    assert set(contenders) == {"candidate", "student"}
+    passing = {n: c["dev_ndcg@10"] for n, c in contenders.items() if c["passed"]}
+    assert gate["chosen"] == (max(passing, key=passing.get) if passing else None)
+    if promoted:
+        assert gate["promotion"]["model"] == gate["chosen"]
     index_dir = ci_project / "data" / "07_model_output" / "index"
     assert (index_dir / "manifest.json").exists() == promoted
     assert (ci_project / "data" / "06_models" / "production" / "modules.json").exists() == promoted
@@ -78,15 +85,27 @@ def test_finetune_chain_ci(ci_project: Path):
     quality = json.loads((rep / "quality" / "metrics.json").read_text())
     for split in ("dev", "holdout"):
         systems = quality["by_split"][split]
-        assert {"bm25", "dense:base", "dense:candidate", "hybrid:candidate", "rerank:candidate"} <= set(systems)
-        ci = systems["rerank:candidate"]["vs_bm25"]
+        chosen = gate["chosen"] or "candidate"
+        assert {"bm25", "dense:base", "dense:candidate", "dense:student", "hybrid:candidate", "hybrid:student",
+                f"rerank:{chosen}"} <= set(systems)
+        assert quality["promoted"] == chosen
+        ci = systems[f"rerank:{chosen}"]["vs_bm25"]
         assert ci["low"] <= ci["mean"] <= ci["high"]
-    fusion = quality["fusion"]["candidate"]
+    fusion = quality["fusion"][quality["promoted"]]
     assert fusion["dev_ndcg@10"] >= max(fusion["inputs_dev_ndcg@10"].values()) - 1e-9
     assert -1.0 <= quality["teacher_agreement_dev"]["spearman_vs_gain"] <= 1.0
     assert set(quality["latency_ms"]) == {"bm25", "dense", "hybrid", "rerank"}
-    expansion = json.loads((rep / "quality" / "label_expansion_stats.json").read_text())
-    assert expansion["scored_pairs"] > 0 and expansion["human_labels_of_sampled_train_queries"] > 0
+    # label expansion by the teacher and the distilled student (distill stage)
+    expansion = json.loads((rep / "distill" / "label_expansion_stats.json").read_text())
+    assert expansion["scored_pairs"] > expansion["unjudged_pairs"] > 0
+    assert expansion["human_labels_of_sampled_train_queries"] > 0 and expansion["teacher_pairs_per_second"] > 0
+    assert expansion["teacher_pairs_per_human_label"] == pytest.approx(
+        expansion["unjudged_pairs"] / expansion["human_labels_of_sampled_train_queries"])
+    rows = json.loads((rep / "distill" / "student_example_stats.json").read_text())
+    assert rows["rows"] > 0 and rows["teacher_margin_mean"] > 0
+    student = json.loads((rep / "distill" / "student_summary.json").read_text())
+    assert student["config"]["loss"] == "distill_kl" and student["selected_step"] in (2, 4)
+    assert any("loss" in h for h in student["history"])
     assert "Served default mode" in (rep / "quality" / "report.md").read_text()
     if promoted:
         manifest = json.loads((index_dir / "manifest.json").read_text())

@@ -76,3 +76,29 @@ def regression_gate(
                                "n_holdout": int((p.index.get_level_values("split") == "holdout").sum())},
         "flips": flips,
     }
+
+
+def choose_contender(decisions: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Which model the gate promotes when several contenders were gated against the same production model.
+
+    Args:
+        decisions: ``{name: regression_gate(...) result}``, in order of preference on ties (today's recipe,
+            ``candidate``, first).
+
+    Returns:
+        The chosen contender's decision (the first contender's when none passed) with ``chosen`` (its name,
+        ``None`` when none passed) and ``contenders`` (``{name: {"passed", "dev_ndcg@10", "checks"}}``) added.
+        The chosen contender is the one with the best dev ``metric`` among those that passed.
+
+    Raises:
+        ValueError: no contender.
+    """
+    if not decisions:
+        raise ValueError("choose_contender: no contender")
+    passed = [n for n, d in decisions.items() if d["passed"]]
+    chosen = max(passed, key=lambda n: decisions[n]["dev"]["candidate"]) if passed else None
+    out = dict(decisions[chosen or next(iter(decisions))])
+    out["chosen"] = chosen
+    out["contenders"] = {n: {"passed": d["passed"], f"dev_{d['metric']}": d["dev"]["candidate"], "checks": d["checks"]}
+                         for n, d in decisions.items()}
+    return out

@@ -112,3 +112,43 @@ class FinetuneParams(Params):
     candidate: CandidateParams = CandidateParams()
     gate: GateParams = GateParams()
     export: ExportParams = ExportParams()
+
+
+class ExpansionParams(Params):
+    """Label expansion (:mod:`discovery_pipelines.finetune.distill`): the teacher scores each sampled query's
+    hybrid top-``top_k`` (BM25 and the candidate's dense top-``depth``, fused by a weighted sum) plus its
+    judged products."""
+
+    train_queries: int = Field(default=1500, ge=1)      # train-split queries with qrels (seeded sample)
+    synthetic_queries: int = Field(default=500, ge=0)   # synthetic queries (no held-out text)
+    depth: int = Field(default=50, ge=1)                # BM25 / dense depth fused into the hybrid list
+    top_k: int = Field(default=16, ge=2)                # hybrid candidates scored per query
+    hybrid_alpha: float = Field(default=0.5, ge=0.0, le=1.0)  # dense weight of the hybrid (BM25: 1 - alpha)
+    ce_weight: float = Field(default=0.5, ge=0.0, le=1.0)     # ensemble: w * p_CE + (1 - w) * hybrid
+    positive_prob: float = Field(default=0.6, gt=0.0, lt=1.0)  # p_CE >= this: a teacher positive (reported)
+    negative_prob: float = Field(default=0.1, gt=0.0, lt=1.0)  # p_CE <= this: a teacher-confirmed negative
+    batch_size: int = Field(default=64, ge=1)
+    budget_seconds: float | None = Field(default=None, gt=0)  # wall-clock cap on teacher scoring (None = all queries)
+    probe_queries: int = Field(default=50, ge=1)        # queries scored first to measure seconds per query
+    seed: int = 13
+
+
+class StudentExamplesParams(Params):
+    """Rows of the student (:func:`discovery_pipelines.finetune.distill.student_examples`)."""
+
+    negatives: int = Field(default=4, ge=1)
+    positives_per_query: int = Field(default=2, ge=1)
+    min_positive_label: float = Field(default=0.66, ge=0.0, le=1.0)   # human gain / max gain (Home Depot: 2 / 3)
+    seed: int = 13
+
+
+@parameters_schema("distill")
+class DistillParams(Params):
+    """``distill``: label expansion by the teacher and the distilled student (initialised from the
+    candidate; ``train`` is its :class:`~discovery_pipelines.finetune.trainer.TrainConfig`)."""
+
+    expansion: ExpansionParams = ExpansionParams()
+    examples: StudentExamplesParams = StudentExamplesParams()
+    train: TrainConfig = TrainConfig(loss="distill_kl")
+    dev_eval: DevEvalParams | None = DevEvalParams()
+    work_dir: str = "data/06_models/training/student"

@@ -35,7 +35,7 @@ class TrainConfig(Params):
     """Training hyper-parameters (``finetune.reference.train`` / ``finetune.candidate.train`` in
     ``conf/base/parameters_finetune.yml``); unknown keys are errors (:class:`~discovery_pipelines.data.params.Params`)."""
 
-    loss: str = "mnrl"                  # mnrl | cached_mnrl | mnrl_symmetric | qcc (finetune/losses.py)
+    loss: str = "mnrl"                  # mnrl | cached_mnrl | mnrl_symmetric | qcc | distill_kl | margin_mse
     batch_size: int = 64
     mini_batch_size: int = 32           # cached_mnrl only
     learning_rate: float = 3e-5
@@ -43,7 +43,8 @@ class TrainConfig(Params):
     max_steps: int = -1
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
-    scale: float = 20.0                 # MNRL temperature^-1
+    scale: float = 20.0                 # MNRL temperature^-1 (distill_kl: the student's temperature is 1 / scale)
+    teacher_temperature: float = 0.1    # distill_kl: softmax temperature of the teacher's scores (in [0, 1])
     directions: tuple[str, ...] = ("query_to_doc",)  # + query_to_query, doc_to_query, doc_to_doc (GTE loss)
     partition_mode: str = "joint"       # joint softmax over all directions, or per_direction
     hardness_mode: str | None = None    # in_batch_negatives | hard_negatives | all_negatives
@@ -82,13 +83,28 @@ class TrainResult:
     selection: str | None = None
     budget: dict[str, Any] | None = None
 
+    def summary(self, config: "TrainConfig") -> dict[str, Any]:
+        """JSON-able record of the run (the ``*_summary`` reports): config, seconds, examples / s, selected
+        checkpoint, budget plan and the loss / evaluation history."""
+        return {
+            "config": config.model_dump(), "train_seconds": self.train_seconds, "examples": self.examples,
+            "examples_per_second": self.examples_per_second, "resumed_from": self.resumed_from,
+            "best_metric": self.best_metric, "selected_step": self.selected_step, "selection": self.selection,
+            "budget": self.budget,
+            "history": [h for h in self.history if any(k.startswith("eval_") or k == "loss" for k in h)],
+        }
+
 
 def _train_dataset(pairs: pd.DataFrame, num_negatives: int):
+    """anchor / positive / negative_1..n columns; plus ``label`` (the teacher's scores, positive first) when
+    ``pairs`` carries ``teacher_scores`` (distillation rows of :func:`discovery_pipelines.finetune.distill.student_examples`)."""
     from datasets import Dataset
 
     cols = {"anchor": pairs["query"].astype(str).tolist(), "positive": pairs["positive"].astype(str).tolist()}
     for j in range(num_negatives):
         cols[f"negative_{j + 1}"] = pairs[f"negative_{j + 1}"].astype(str).tolist()
+    if "teacher_scores" in pairs.columns:
+        cols["label"] = [[float(x) for x in list(v)[: num_negatives + 1]] for v in pairs["teacher_scores"]]
     return Dataset.from_dict(cols)
 
 
@@ -115,6 +131,16 @@ def build_ir_evaluator(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.
     )
 
 
+def dev_split_evaluator(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame, *,
+                        rel_threshold: float, n_queries: int, n_distractors: int, seed: int):
+    """:func:`build_ir_evaluator` over the ``dev`` split of ``queries`` (the in-training monitor of the
+    candidate and the student)."""
+    dev = queries[queries["split"] == "dev"]
+    return build_ir_evaluator(products, dev, qrels[qrels["query_id"].isin(set(dev["query_id"]))],
+                              rel_threshold=rel_threshold, n_queries=n_queries, n_distractors=n_distractors,
+                              seed=seed)
+
+
 def _make_loss(model: Any, config: TrainConfig) -> Any:
     """The sentence-transformers loss named by ``config.loss`` with the configured variant.
 
@@ -123,7 +149,11 @@ def _make_loss(model: Any, config: TrainConfig) -> Any:
     ``hardness_mode`` / ``hardness_strength`` add ``strength * stop_grad(cos)`` to negative logits (Lan et al.
     2025; Schechter Vera et al. 2025). ``qcc`` is DashCLIP's query-catalog contrastive loss
     (:class:`discovery_pipelines.finetune.losses.QCCLoss`: the product side is a frozen copy of the
-    base model). Raises ValueError for an unknown loss name.
+    base model). ``distill_kl`` / ``margin_mse`` distil a teacher's scores (the ``label`` column, positive
+    first): the KL divergence of the student's softmax over (positive, negatives) at temperature ``1 / scale``
+    from the teacher's at ``teacher_temperature`` (RocketQAv2, Ren et al. 2021), or the MSE of the
+    student's score margins against the teacher's (Hofstätter et al. 2020). Raises ValueError for an
+    unknown loss name.
     """
     from sentence_transformers import losses
 
@@ -138,6 +168,9 @@ def _make_loss(model: Any, config: TrainConfig) -> Any:
         "cached_mnrl": lambda: losses.CachedMultipleNegativesRankingLoss(
             model, mini_batch_size=config.mini_batch_size, show_progress_bar=False, **variant),
         "qcc": lambda: QCCLoss(model, scale=config.scale),
+        "distill_kl": lambda: losses.DistillKLDivLoss(model, student_temperature=1.0 / config.scale,
+                                                      teacher_temperature=config.teacher_temperature),
+        "margin_mse": lambda: losses.MarginMSELoss(model),
     }
     if config.loss not in loss_fns:
         raise ValueError(f"unknown loss {config.loss!r}; choose from {sorted(loss_fns)}")
@@ -191,7 +224,7 @@ def _training_args(config: TrainConfig, output_dir: str, **overrides: Any) -> An
 
 def _job_fingerprint(base_model: Any, ds: Any, config: TrainConfig) -> str:
     """SHA-256 of what defines a training job: base model, every training row, the configuration."""
-    rows = ("\x1f".join(row) + "\x1e" for row in zip(*(ds[c] for c in ds.column_names)))
+    rows = ("\x1f".join(map(str, row)) + "\x1e" for row in zip(*(ds[c] for c in ds.column_names)))
     return sha256_parts(chain(
         [model_fingerprint(base_model), json.dumps(config.model_dump(), sort_keys=True, default=str),
          resolve_precision(config.precision)],   # "auto" differs between machines

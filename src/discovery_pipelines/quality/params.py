@@ -50,15 +50,6 @@ class Rerank(_Strict):
     agreement_top_n: int = Field(10, ge=1)     # unjudged first-stage candidates per dev query in the AUC
 
 
-class Expansion(_Strict):
-    """Label expansion: the teacher scores train + synthetic queries x BM25 candidates."""
-
-    max_queries: int = Field(400, ge=1)        # train queries sampled, and as many synthetic queries
-    top_k: int = Field(10, ge=1)
-    positive_prob: float = Field(0.6, gt=0, lt=1)
-    negative_prob: float = Field(0.1, gt=0, lt=1)
-
-
 class Serving(_Strict):
     latency_budget_p95_ms: float = Field(250.0, gt=0)
     latency_queries: int = Field(30, ge=5)
@@ -73,7 +64,6 @@ class QualityParams(_Strict):
     teacher: Teacher = Teacher()
     fusion: Fusion = Fusion()
     rerank: Rerank = Rerank()
-    expansion: Expansion = Expansion()
     serving: Serving = Serving()
     bootstrap_samples: int = Field(1000, ge=100)
     seed: int = 13

@@ -24,7 +24,7 @@ from discovery_pipelines.reporting.figures import markdown_table, metrics_bar_pl
 from discovery_pipelines.data.splits import held_out_texts  # noqa: E402
 from discovery_pipelines.finetune.augment import add_query_typos  # noqa: E402
 from discovery_pipelines.finetune.data import assemble_pairs, known_positives  # noqa: E402
-from discovery_pipelines.finetune.gate import regression_gate  # noqa: E402
+from discovery_pipelines.finetune.gate import choose_contender, regression_gate  # noqa: E402
 from discovery_pipelines.finetune.interpolate import interpolate_weights  # noqa: E402
 from discovery_pipelines.finetune.negatives import judged_negatives, mine_band_negatives  # noqa: E402
 from discovery_pipelines.finetune.params import (  # noqa: E402
@@ -41,7 +41,7 @@ from discovery_pipelines.search.params import EvaluateParams  # noqa: E402
 from discovery_pipelines.finetune.trainer import (  # noqa: E402
     TrainConfig,
     bare_trainer_throughput,
-    build_ir_evaluator,
+    dev_split_evaluator,
     train,
 )
 
@@ -93,13 +93,6 @@ def augment_queries(
     return out, stats
 
 
-def _evaluator(products, queries, qrels, ev: DevEvalParams):
-    dev = queries[queries["split"] == "dev"]
-    return build_ir_evaluator(products, dev, qrels[qrels["query_id"].isin(set(dev["query_id"]))],
-                              rel_threshold=ev.rel_threshold, n_queries=ev.n_queries,
-                              n_distractors=ev.n_distractors, seed=ev.seed)
-
-
 def train_reference(
     products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame, params: dict[str, Any],
     model_params: dict[str, Any],
@@ -114,7 +107,7 @@ def train_reference(
                               max_pairs=p.max_pairs, seed=p.seed)
     cfg = p.train
     res = train(models.production, pairs, Path(models.work_dir) / "reference", cfg)
-    return load_model(res.model_dir), _summary(res, cfg)
+    return load_model(res.model_dir), res.summary(cfg)
 
 
 def train_candidate(
@@ -132,10 +125,10 @@ def train_candidate(
     cfg = validate(TrainConfig, train_params, "finetune.candidate.train")
     models = validate(ModelsParams, model_params, "finetune.models")
     ev = validate(DevEvalParams, dev_eval, "finetune.candidate.dev_eval") if dev_eval else None
-    evaluator = _evaluator(products, queries, qrels, ev) if ev else None
+    evaluator = dev_split_evaluator(products, queries, qrels, **ev.model_dump()) if ev else None
     res = train(models.production, pairs, Path(models.work_dir) / "candidate", cfg,
                 evaluator=evaluator, callbacks=[tracking.MlflowStepCallback(prefix="candidate_")])
-    summary = _summary(res, cfg)
+    summary = res.summary(cfg)
     if int(throughput_check_steps or 0) > 0:
         bare = bare_trainer_throughput(models.production, pairs, cfg, int(throughput_check_steps))
         summary["st_trainer_alone"] = bare
@@ -155,24 +148,17 @@ def interpolate_candidate(finetuned: Any, alpha: float, model_params: dict[str, 
                    "fingerprint": model_fingerprint(model)}
 
 
-def _summary(res: Any, cfg: TrainConfig) -> dict[str, Any]:
-    return {
-        "config": cfg.model_dump(), "train_seconds": res.train_seconds, "examples": res.examples,
-        "examples_per_second": res.examples_per_second, "resumed_from": res.resumed_from,
-        "best_metric": res.best_metric, "selected_step": res.selected_step, "selection": res.selection,
-        "budget": res.budget,
-        "history": [h for h in res.history if any(k.startswith("eval_") or k == "loss" for k in h)],
-    }
-
-
 def evaluate_models(
     products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
-    reference: Any, candidate: Any, params: dict[str, Any], model_params: dict[str, Any],
+    reference: Any, candidate: Any, params: dict[str, Any], model_params: dict[str, Any], student: Any = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Dense full-catalogue evaluation of base, reference and candidate on dev and holdout."""
+    """Dense full-catalogue evaluation of base, reference, candidate and (when given) the distilled student
+    on dev and holdout."""
     ev = validate(EvaluateParams, params, "evaluate")
     mp = validate(ModelsParams, model_params, "finetune.models")
     models = {"base": mp.production, "reference": reference, "candidate": candidate}
+    if student is not None:
+        models["student"] = student
     res = evaluate_splits(models, products, queries, qrels, splits=("dev", "holdout"), retrievers=["dense"], k=100,
                           rel_threshold=ev.rel_threshold, good_rule=[c.model_dump() for c in ev.good_rule],
                           cache_dir=mp.cache_dir)
@@ -185,26 +171,32 @@ def evaluate_models(
 
 
 def gate(per_query: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
-    """Regression gate of the candidate against production (see ``training.gate``)."""
+    """Regression gate of each contender (the candidate, today's recipe, and the distilled student when it was
+    evaluated) against production; :func:`discovery_pipelines.finetune.gate.choose_contender` promotes the one
+    that passes with the best dev nDCG@10. The returned decision is the chosen contender's (the candidate's
+    when none passes) plus ``chosen`` and every contender's checks."""
     prod = per_query[per_query["model"] == "base"]
-    cand = per_query[per_query["model"] == "candidate"]
     rules = validate(GateParams, params, "finetune.gate").model_dump()
-    decision = regression_gate(prod, cand, **rules)
+    contenders = {name: regression_gate(prod, per_query[per_query["model"] == name], **rules)
+                  for name in ("candidate", "student") if (per_query["model"] == name).any()}
+    decision = choose_contender(contenders)
     ref = per_query[per_query["model"] == "reference"]
     if len(ref):   # context only: how the plain recipe would fare under the same rules
         r = regression_gate(prod, ref, **rules)
         decision["reference_recipe_for_context"] = {"passed": r["passed"], "checks": r["checks"]}
     tracking.log_metrics({"gate_passed": float(decision["passed"]),
                           "gate_flips": float(decision["checks"]["good_to_not_good_flips"]["value"])})
-    tracking.set_tags({"gate": "passed" if decision["passed"] else "failed"})
+    tracking.set_tags({"gate": "passed" if decision["passed"] else "failed", "promoted": str(decision["chosen"])})
     return decision
 
 
 def promote(
     decision: dict[str, Any], candidate: Any, products: pd.DataFrame, params: dict[str, Any],
     model_params: dict[str, Any], serving: dict[str, Any] | None = None, reranker: Any = None,
+    student: Any = None,
 ) -> tuple[Gated, Gated, dict[str, Any]]:
-    """Release the candidate — only when the gate passed; a failing candidate is never exported.
+    """Release the contender the gate chose (``decision["chosen"]``: the candidate or the distilled
+    ``student``) — only when the gate passed; a failing candidate is never exported.
 
     Returns ``(production_model, search_index, promotion)``: the first two are :class:`Gated` values for the
     catalog's ``GatedDataset`` entries (the model folder, then the faiss index folder + manifest that the
@@ -215,7 +207,7 @@ def promote(
     index records the model folder it was exported with.
     """
     if not decision["passed"]:
-        log.warning("regression gate failed: candidate is NOT promoted")
+        log.warning("regression gate failed: no contender is promoted")
         return (Gated(None, False, "gate failed"), Gated(None, False, "gate failed"),
                 {"promoted": False, "reason": "gate failed", "checks": decision["checks"]})
     p = validate(ExportParams, params, "finetune.export")
@@ -227,16 +219,21 @@ def promote(
              "fusion": serving.get("fusion"), "reranker": reranker,
              "rerank_top_n": int(serving.get("rerank_top_n", 20)),
              "default_mode": serving.get("default_mode", "hybrid"), "serving": serving}
-    version = tracking.register_model(candidate, p.registered_model_name, alias="production")
-    return (Gated(candidate, True), Gated(index, True),
-            {"promoted": True, "model_fingerprint": model_fingerprint(candidate), "registered_version": version,
-             "default_mode": serving.get("default_mode", "hybrid")})
+    chosen = decision.get("chosen") or "candidate"
+    model = {"candidate": candidate, "student": student}[chosen]
+    if model is None:
+        raise ValueError(f"promote: the gate chose {chosen!r}, but that model was not given")
+    version = tracking.register_model(model, p.registered_model_name, alias="production")
+    return (Gated(model, True), Gated(index, True),
+            {"promoted": True, "model": chosen, "model_fingerprint": model_fingerprint(model),
+             "registered_version": version, "default_mode": serving.get("default_mode", "hybrid")})
 
 
 def report(
     metrics: dict[str, Any], decision: dict[str, Any], reference_summary: dict[str, Any],
     candidate_summary: dict[str, Any], pair_stats: dict[str, Any], negative_stats: dict[str, Any],
     promotion: dict[str, Any], interpolation_stats: dict[str, Any] | None = None,
+    student_summary: dict[str, Any] | None = None,
 ) -> tuple[str, plt.Figure, dict[str, Any]]:
     """Markdown report, comparison plot and the gate JSON."""
     by = metrics["by_split"]
@@ -249,7 +246,13 @@ def report(
         f"\nCandidate - reference nDCG@10 on dev: **{dev['candidate']['ndcg@10'] - dev['reference']['ndcg@10']:+.4f}**; "
         f"candidate - base: **{dev['candidate']['ndcg@10'] - dev['base']['ndcg@10']:+.4f}**\n"
     )
-    lines.append(f"\n## Regression gate: **{'PASSED' if decision['passed'] else 'FAILED'}**\n\n")
+    lines.append(f"\n## Regression gate: **{'PASSED' if decision['passed'] else 'FAILED'}** "
+                 f"(promoted: {decision.get('chosen') or 'none'})\n\n")
+    if decision.get("contenders"):
+        lines.append(markdown_table([{"contender": n, "passed": c["passed"], "dev ndcg@10": c["dev_ndcg@10"],
+                                      "flips": c["checks"]["good_to_not_good_flips"]["value"]}
+                                     for n, c in decision["contenders"].items()],
+                                    ["contender", "passed", "dev ndcg@10", "flips"]) + "\n")
     lines.append(markdown_table([{"check": k, **v} for k, v in decision["checks"].items()], ["check", "value", "limit", "passed"]))
     ctx = decision.get("reference_recipe_for_context")
     if ctx:
@@ -264,7 +267,9 @@ def report(
     lines.append("\n## Training\n\n" + markdown_table(
         [{"run": "reference", **{k: reference_summary[k] for k in cols}, "wise_alpha": 1.0},
          {"run": "candidate", **{k: candidate_summary[k] for k in cols},
-          "wise_alpha": (interpolation_stats or {}).get("wise_alpha", 1.0)}],
+          "wise_alpha": (interpolation_stats or {}).get("wise_alpha", 1.0)},
+         *([{"run": "student (from the candidate)", **{k: student_summary[k] for k in cols}, "wise_alpha": 1.0}]
+           if student_summary else [])],
         ["run", *cols, "wise_alpha"]))
     bare = candidate_summary.get("st_trainer_alone")
     if bare:

@@ -6,15 +6,18 @@ kedro-viz) whose inputs and outputs sit at its border:
   (border out: ``training_examples``, ``training_pair_stats``, ``hard_negative_stats``, ``augmentation_stats``);
 - ``finetune.train``: the reference recipe, the candidate and its WiSE-FT interpolation
   (border out: ``reference_model``, ``candidate_model`` and their summaries);
-- ``finetune.release``: per-split evaluation of base / reference / candidate, the regression gate, the export
-  of a passing candidate (with the quality stage's serving choice and re-ranker) and the report;
+- ``distill`` (``pipelines/distill``): label expansion by the quality stage's teacher and the distilled student
+  (initialised from the candidate);
+- ``finetune.release``: per-split evaluation of base / reference / candidate / student, the regression gate
+  (it promotes the better passing one of candidate and student on dev), the export (with the quality stage's
+  serving choice and re-ranker) and the report;
 - ``quality`` (``pipelines/quality``): cross-encoder teacher, hybrid fusion tuned on dev, re-ranking, the
   comparison of every served mode and the served default mode.
 """
 
 from kedro.pipeline import Node, Pipeline
 
-from discovery_pipelines.pipelines import evaluate, failure_analysis, ingest, log_mining, quality, synthetic
+from discovery_pipelines.pipelines import distill, evaluate, failure_analysis, ingest, log_mining, quality, synthetic
 from discovery_pipelines.pipelines.finetune import nodes as n
 
 UPSTREAM = (ingest, log_mining, evaluate, failure_analysis, synthetic)
@@ -74,20 +77,22 @@ def create_release_pipeline() -> Pipeline:
         [
             Node(n.evaluate_models,
                  ["products", "queries", "qrels", "reference_model", "candidate_model", "params:evaluate",
-                  "params:finetune.models"],
+                  "params:finetune.models", "student_model"],
                  ["per_query", "metrics"], name="evaluate_models"),
             Node(n.gate, ["per_query", "params:finetune.gate"], "gate_decision", name="gate"),
             Node(n.promote, ["gate_decision", "candidate_model", "products", "params:finetune.export",
-                             "params:finetune.models", "quality.serving_choice", "quality.teacher_model"],
+                             "params:finetune.models", "quality.serving_choice", "quality.teacher_model",
+                             "student_model"],
                  ["production_model", "search_index", "promotion"], name="promote"),
             Node(n.report, ["metrics", "gate_decision", "reference_summary", "candidate_summary",
-                            "training_pair_stats", "hard_negative_stats", "promotion", "interpolation_stats"],
+                            "training_pair_stats", "hard_negative_stats", "promotion", "interpolation_stats",
+                            "student_summary"],
                  ["report_md", "comparison_plot", "gate_report"], name="report"),
         ],
         namespace="finetune.release",
         inputs=TABLES | {"reference_model", "candidate_model", "reference_summary", "candidate_summary",
                          "training_pair_stats", "hard_negative_stats", "interpolation_stats",
-                         "quality.serving_choice", "quality.teacher_model"},
+                         "quality.serving_choice", "quality.teacher_model", "student_model", "student_summary"},
         outputs={"production_model", "search_index"},
         parameters={"evaluate", "finetune.models", "finetune.gate", "finetune.export"},
     )
@@ -101,4 +106,4 @@ def create_training_pipeline() -> Pipeline:
 
 def create_pipeline(**kwargs) -> Pipeline:
     return (sum((stage.create_pipeline() for stage in UPSTREAM), Pipeline([])) + create_training_pipeline()
-            + quality.create_pipeline())
+            + distill.create_pipeline() + quality.create_pipeline())

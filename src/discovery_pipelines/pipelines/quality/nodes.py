@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 
 from discovery_pipelines.finetune.budget import choose_precision  # noqa: E402
 from discovery_pipelines.finetune.teacher import (  # noqa: E402
-    TeacherConfig, expand_labels, probe_seconds_per_step, teacher_examples, train_teacher)
+    TeacherConfig, probe_seconds_per_step, teacher_examples, train_teacher)
 from discovery_pipelines.quality import compare as C  # noqa: E402
 from discovery_pipelines.quality.params import parse  # noqa: E402
 from discovery_pipelines.reporting import tracking  # noqa: E402
@@ -26,7 +26,8 @@ from discovery_pipelines.search.retrieval import BM25Retriever, run_to_dict  # n
 
 log = logging.getLogger(__name__)
 
-PROMOTED = "candidate"   # the model the gate promotes (dense name in the systems table)
+TODAY = "candidate"   # today's recipe (dense name in the systems table); the gate may promote the student instead
+CONTENDERS = ("candidate", "student")
 
 
 def build_teacher_examples(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
@@ -66,108 +67,83 @@ def train_teacher_model(examples: pd.DataFrame, params: dict[str, Any]) -> tuple
     return load_cross_encoder(res.model_dir), {**res.summary(), "precision_choice": prec}
 
 
-def expand_training_labels(teacher: Any, products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
-                           synthetic_pairs: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Label expansion: the teacher scores (train-query sample + synthetic queries) x BM25 top-k products not
-    judged by humans; reports the pairs it adds per human label."""
-    from discovery_pipelines.search.precision import resolve_precision
-
-    p = parse(params)
-    e = p.expansion
-    train_q = queries[(queries["split"] == "train") & queries["query_id"].isin(set(qrels["query_id"]))]
-    train_q = train_q.sample(n=min(e.max_queries, len(train_q)), random_state=p.seed)
-    syn = synthetic_pairs["query"].astype(str).drop_duplicates() if len(synthetic_pairs) else pd.Series([], dtype=str)
-    syn = syn.sample(n=min(e.max_queries, len(syn)), random_state=p.seed) if len(syn) else syn
-    syn_ids = [f"synthetic:{i}" for i in range(len(syn))]
-    bm25 = BM25Retriever(product_texts(products, p.text_fields), products["product_id"].tolist())
-    doc_text = dict(zip(products["product_id"], product_texts(products, p.text_fields)))
-    judged = set(zip(qrels["query_id"].astype(str), qrels["product_id"].astype(str)))
-    frames = []
-    for source, ids, texts in (("train", train_q["query_id"].astype(str).tolist(), train_q["text"].astype(str).tolist()),
-                               ("synthetic", syn_ids, syn.tolist())):
-        if not ids:
-            continue
-        cands = run_to_dict(ids, bm25.search(texts, k=e.top_k))
-        frames.append(expand_labels(teacher, dict(zip(ids, texts)), cands, doc_text, exclude=judged,
-                                    top_k=e.top_k, positive_prob=e.positive_prob, negative_prob=e.negative_prob,
-                                    batch_size=p.rerank.batch_size, precision=resolve_precision(p.teacher.train.precision),
-                                    source=source))
-    labels = pd.concat(frames, ignore_index=True)
-    human = int(qrels["query_id"].isin(set(train_q["query_id"])).sum())
-    counts = labels.groupby(["source", "teacher_label"]).size().unstack(fill_value=0)
-    stats = {"scored_pairs": int(len(labels)), "human_labels_of_sampled_train_queries": human,
-             "by_source": {s: {k: int(v) for k, v in row.items()} for s, row in counts.iterrows()},
-             "teacher_positives_per_human_label": float((labels["teacher_label"] == "teacher_positive").sum() / max(human, 1)),
-             "scored_pairs_per_human_label": float(len(labels) / max(human, 1)),
-             "thresholds": {"positive_prob": e.positive_prob, "negative_prob": e.negative_prob}}
-    return labels, stats
-
-
 def compare_modes(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame, reference: Any,
                   candidate: Any, teacher: Any, params: dict[str, Any], model_params: dict[str, Any],
+                  student: Any = None, gate_decision: dict[str, Any] | None = None,
                   ) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
-    """Every served mode on dev and holdout, fusion chosen on dev, re-ranking, teacher agreement,
-    latency per mode and the default served mode (best dev nDCG@10 within the latency budget)."""
+    """Every served mode on dev and holdout for the dense contenders (today's candidate and the distilled
+    student), fusion chosen on dev per contender, re-ranking and latency with the model the gate promotes,
+    teacher agreement, and the default served mode (best dev nDCG@10 within the latency budget)."""
     from discovery_pipelines.search.precision import resolve_precision
 
     p = parse(params)
-    dense = {"base": model_params["production"], "reference": reference, PROMOTED: candidate}
+    promoted = (gate_decision or {}).get("chosen") or TODAY
+    dense = {"base": model_params["production"], "reference": reference, TODAY: candidate}
+    if student is not None:
+        dense["student"] = student
     bm25 = BM25Retriever(product_texts(products, p.text_fields), products["product_id"].tolist())
     splits = C.first_stage_runs(products, queries, qrels, dense, splits=p.splits, k=p.k,
                                 text_fields=p.text_fields, cache_dir=p.cache_dir, bm25=bm25)
     grid = default_grid(p.fusion.rrf_c, p.fusion.rrf_dense_weight, p.fusion.alphas)
-    fusion = {PROMOTED: C.add_fusions(splits, PROMOTED, grid=grid, rel_threshold=p.rel_threshold, k=p.k)}
+    fusion = {m: C.add_fusions(splits, m, grid=grid, rel_threshold=p.rel_threshold, k=p.k)
+              for m in CONTENDERS if m in dense}
     doc_text = dict(zip(products["product_id"], product_texts(products, p.text_fields)))
     precision = resolve_precision(p.teacher.train.precision)
     dev = splits[p.splits[0]]
     agreement = C.teacher_agreement(teacher, dev, doc_text, rel_threshold=p.rel_threshold,
-                                    candidates=dev.runs[f"hybrid:{PROMOTED}"], top_n=p.rerank.agreement_top_n,
+                                    candidates=dev.runs[f"hybrid:{promoted}"], top_n=p.rerank.agreement_top_n,
                                     batch_size=p.rerank.batch_size, precision=precision)
-    speed = C.add_rerank(splits, PROMOTED, teacher, doc_text, top_n=p.rerank.top_n, k=p.k,
+    speed = C.add_rerank(splits, promoted, teacher, doc_text, top_n=p.rerank.top_n, k=p.k,
                          batch_size=p.rerank.batch_size, precision=precision)
     per_q, table = C.score_systems(splits, rel_threshold=p.rel_threshold,
-                                   baselines=("bm25", f"dense:{PROMOTED}", f"hybrid_rrf60:{PROMOTED}"),
+                                   baselines=("bm25", f"dense:{TODAY}", f"hybrid_rrf60:{TODAY}"),
                                    samples=p.bootstrap_samples, seed=p.seed)
-    latency = C.mode_latency(products, dev.texts[: p.serving.latency_queries], candidate, teacher,
-                             FusionConfig.from_dict(fusion[PROMOTED]["config"]), top_n=p.rerank.top_n,
+    latency = C.mode_latency(products, dev.texts[: p.serving.latency_queries], dense[promoted], teacher,
+                             FusionConfig.from_dict(fusion[promoted]["config"]), top_n=p.rerank.top_n,
                              candidates=p.k, bm25=bm25, cache_dir=p.cache_dir, text_fields=p.text_fields,
                              precision=precision)
     on_dev = table[p.splits[0]]
-    dev_by_mode = {"bm25": on_dev["bm25"]["ndcg@10"], "dense": on_dev[f"dense:{PROMOTED}"]["ndcg@10"],
-                   "hybrid": on_dev[f"hybrid:{PROMOTED}"]["ndcg@10"], "rerank": on_dev[f"rerank:{PROMOTED}"]["ndcg@10"]}
+    dev_by_mode = {"bm25": on_dev["bm25"]["ndcg@10"], "dense": on_dev[f"dense:{promoted}"]["ndcg@10"],
+                   "hybrid": on_dev[f"hybrid:{promoted}"]["ndcg@10"], "rerank": on_dev[f"rerank:{promoted}"]["ndcg@10"]}
     choice = C.choose_serving_mode(dev_by_mode, latency, p.serving.latency_budget_p95_ms)
-    choice.update(fusion=fusion[PROMOTED]["config"], rerank_top_n=p.rerank.top_n)
-    log.info("served default mode: %s (dev nDCG@10 %s; p95 budget %.0f ms)", choice["default_mode"],
-             {k: round(v, 4) for k, v in dev_by_mode.items()}, p.serving.latency_budget_p95_ms)
+    choice.update(fusion=fusion[promoted]["config"], rerank_top_n=p.rerank.top_n, model=promoted)
+    log.info("served default mode: %s with the %s model (dev nDCG@10 %s; p95 budget %.0f ms)", choice["default_mode"],
+             promoted, {k: round(v, 4) for k, v in dev_by_mode.items()}, p.serving.latency_budget_p95_ms)
     tracking.log_metrics({f"quality_{s}_{n.replace(':', '_')}_ndcg_at_10": r["ndcg@10"]
                           for s, rows in table.items() for n, r in rows.items()})
-    metrics = {"by_split": table, "fusion": fusion, "teacher_agreement_dev": agreement,
+    metrics = {"promoted": promoted, "by_split": table, "fusion": fusion, "teacher_agreement_dev": agreement,
                "rerank_pairs_per_second": speed, "latency_ms": latency, "serving": choice}
     return per_q, metrics, choice
 
 
 def report(metrics: dict[str, Any], teacher_summary: dict[str, Any], example_stats: dict[str, Any],
-           expansion_stats: dict[str, Any], gate_decision: dict[str, Any]) -> tuple[str, plt.Figure]:
-    """Markdown report (one table per split with CIs, fusion, teacher, latency, serving) and the CI plot."""
+           expansion_stats: dict[str, Any], gate_decision: dict[str, Any],
+           student_summary: dict[str, Any] | None = None) -> tuple[str, plt.Figure]:
+    """Markdown report (one table per split with CIs, fusion, teacher, label expansion and student, latency,
+    serving) and the CI plot."""
     by = metrics["by_split"]
+    promoted = metrics.get("promoted", TODAY)
     out = ["# Search quality: every served mode, dev and holdout\n",
-           f"\nPromoted model = `{PROMOTED}` (gate {'passed' if gate_decision.get('passed') else 'FAILED: not served'}). "
-           "Deltas are nDCG@10 differences with 95 % paired bootstrap intervals.\n"]
+           f"\nPromoted model = `{promoted}` (gate {'passed' if gate_decision.get('passed') else 'FAILED: not served'}; "
+           f"contenders: { {n: round(c['dev_ndcg@10'], 4) for n, c in (gate_decision.get('contenders') or {}).items()} } "
+           "dev nDCG@10). Today's recipe = `candidate`. Deltas are nDCG@10 differences with 95 % paired bootstrap "
+           "intervals.\n"]
     for split, rows in by.items():
         recs = []
         for name, r in rows.items():
             rec = {"system": name, "ndcg@10": r["ndcg@10"], "recall@100": r["recall@100"]}
-            for b, col in (("bm25", "vs bm25"), (f"dense:{PROMOTED}", "vs today's recipe (dense)"),
-                           (f"hybrid_rrf60:{PROMOTED}", "vs today's hybrid (RRF 60)")):
+            for b, col in (("bm25", "vs bm25"), (f"dense:{TODAY}", "vs today's recipe (dense)"),
+                           (f"hybrid_rrf60:{TODAY}", "vs today's hybrid (RRF 60)")):
                 ci = r.get(f"vs_{b}")
                 rec[col] = f"{ci['mean']:+.4f} [{ci['low']:+.4f}, {ci['high']:+.4f}]" if ci else "-"
             recs.append(rec)
         out.append(f"\n## {split}\n\n" + markdown_table(recs, ["system", "ndcg@10", "recall@100", "vs bm25",
                                                                 "vs today's recipe (dense)", "vs today's hybrid (RRF 60)"]))
-    f = metrics["fusion"][PROMOTED]
-    out.append(f"\n## Fusion (chosen on dev)\n\n`{f['label']}`: dev nDCG@10 {f['dev_ndcg@10']:.4f}; inputs "
-               f"{ {k: round(v, 4) for k, v in f['inputs_dev_ndcg@10'].items()} }; best per family "
-               f"{ {k: round(v, 4) for k, v in f['best_per_method_dev_ndcg@10'].items()} }\n")
+    out.append("\n## Fusion (chosen on dev, per dense model)\n")
+    for m, f in metrics["fusion"].items():
+        out.append(f"\n- `{m}`: `{f['label']}`: dev nDCG@10 {f['dev_ndcg@10']:.4f}; inputs "
+                   f"{ {k: round(v, 4) for k, v in f['inputs_dev_ndcg@10'].items()} }; best per family "
+                   f"{ {k: round(v, 4) for k, v in f['best_per_method_dev_ndcg@10'].items()} }\n")
     a = metrics["teacher_agreement_dev"]
     out.append("\n## Teacher (cross-encoder)\n\n" + markdown_table([{
         "spearman vs gain": a["spearman_vs_gain"], "ROC-AUC relevant vs not": a["roc_auc_relevant_vs_not"] or float("nan"),
@@ -178,13 +154,20 @@ def report(metrics: dict[str, Any], teacher_summary: dict[str, Any], example_sta
                                                       "precision"]))
     out.append(f"\nTraining examples: {example_stats['by_source']} over {example_stats['train_queries']} train queries; "
                f"budget plan: {teacher_summary['budget']}\n")
-    out.append(f"\n## Label expansion\n\nThe teacher scored {expansion_stats['scored_pairs']} unjudged (query, BM25 top-k "
-               f"product) pairs: {expansion_stats['by_source']}; "
-               f"**{expansion_stats['teacher_positives_per_human_label']:.2f} teacher positives per human label** of the "
-               f"sampled train queries ({expansion_stats['scored_pairs_per_human_label']:.2f} scored pairs per label). "
-               "No student consumes them yet.\n")
+    e = expansion_stats
+    out.append(f"\n## Label expansion and the distilled student\n\nThe teacher (ensemble {e['ensemble']}) scored "
+               f"{e['scored_pairs']} pairs of {e['queries']} queries at {e['teacher_pairs_per_second']:.0f} pairs/s: "
+               f"**{e['teacher_pairs_per_human_label']:.2f} unjudged pairs per human label** of the sampled train "
+               f"queries ({e['teacher_positives_per_human_label']:.2f} teacher positives, "
+               f"{e['teacher_confirmed_negatives']} confirmed negatives); seconds {e['seconds']}.\n")
+    if student_summary:
+        b = student_summary.get("budget")
+        plan = f"; {b['steps']} of {b['full_steps']} steps, {b['reason']}" if b else ""
+        out.append(f"\nStudent (initialised from the candidate, loss `{student_summary['config']['loss']}`): "
+                   f"{student_summary['examples']} rows in {student_summary['train_seconds']:.0f} s "
+                   f"({student_summary['examples_per_second']:.1f} rows/s{plan}).\n")
     lat = metrics["latency_ms"]
-    out.append("\n## Latency per mode (in process, one query at a time)\n\n" + markdown_table(
+    out.append(f"\n## Latency per mode (in process, one query at a time, `{promoted}` model)\n\n" + markdown_table(
         [{"mode": m, **v} for m, v in lat.items()], ["mode", "p50_ms", "p95_ms", "n"], ".1f"))
     s = metrics["serving"]
     out.append(f"\n## Served default mode: **{s['default_mode']}** (best dev nDCG@10 with p95 <= "

@@ -1,5 +1,6 @@
 """Wiring of ``quality`` (namespace ``quality``: one collapsible group in kedro-viz). Inputs at its border:
-the contract tables, the reference and candidate models and the gate decision of the fine-tuning stage."""
+the contract tables, the reference, candidate and distilled student models, the distill stage's summaries and
+the gate decision of the fine-tuning stage (which contender it promotes)."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -13,19 +14,17 @@ def create_pipeline(**kwargs) -> Pipeline:
                  ["teacher_examples", "teacher_example_stats"], name="build_teacher_examples"),
             Node(n.train_teacher_model, ["teacher_examples", "params:quality"], ["teacher_model", "teacher_summary"],
                  name="train_teacher_model"),
-            Node(n.expand_training_labels, ["teacher_model", "products", "queries", "qrels", "synthetic_pairs",
-                                            "params:quality"],
-                 ["teacher_labels", "label_expansion_stats"], name="expand_training_labels"),
             Node(n.compare_modes, ["products", "queries", "qrels", "reference_model", "candidate_model",
-                                   "teacher_model", "params:quality", "params:finetune.models"],
+                                   "teacher_model", "params:quality", "params:finetune.models", "student_model",
+                                   "gate_decision"],
                  ["per_query", "metrics", "serving_choice"], name="compare_modes"),
             Node(n.report, ["metrics", "teacher_summary", "teacher_example_stats", "label_expansion_stats",
-                            "gate_decision"],
+                            "gate_decision", "student_summary"],
                  ["report", "plot"], name="report"),
         ],
         namespace="quality",
         inputs={**{d: d for d in ("products", "queries", "qrels", "reference_model", "candidate_model",
-                                  "synthetic_pairs")},
+                                  "student_model", "student_summary", "label_expansion_stats")},
                 "gate_decision": "finetune.release.gate_decision"},
         parameters={"params:quality", "params:finetune.models"},
         tags=["quality"],

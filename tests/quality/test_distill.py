@@ -1,0 +1,148 @@
+"""Label expansion by the ensemble teacher and the distilled student, on the small real Home Depot slice:
+hybrid candidates, ensemble scores, the student's rows, a few real distillation steps, and the gate's choice
+between today's candidate and the student."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import log_softmax
+
+from discovery_pipelines.data.splits import judged_and_sampled
+from discovery_pipelines.finetune.distill import ensemble_scores, hybrid_candidates, student_examples
+from discovery_pipelines.finetune.gate import choose_contender, regression_gate
+from discovery_pipelines.search.embeddings import product_texts
+from discovery_pipelines.search.evaluation import dense_run
+from discovery_pipelines.search.retrieval import BM25Retriever
+
+
+@pytest.fixture(scope="module")
+def train_runs(hd_small, minilm_path):
+    q, r = hd_small.queries, hd_small.qrels
+    train = q[(q["split"] == "train") & q["query_id"].isin(set(r["query_id"]))].head(25)
+    # the 25 queries' judged products and 300 others: a catalogue a few seconds encode
+    p = judged_and_sampled(hd_small.products, r.loc[r["query_id"].isin(set(train["query_id"])), "product_id"], 300)
+    bm25 = BM25Retriever(product_texts(p), p["product_id"].tolist()).search(train["text"].tolist(), k=20)
+    dense = dense_run(str(minilm_path), p, train, k=20, cache_dir=None, show_progress=False)
+    return train, bm25, dense
+
+
+def test_hybrid_candidates_are_the_weighted_fusion_of_both_runs(train_runs):
+    train, bm25, dense = train_runs
+    qids = train["query_id"].tolist()
+    both = hybrid_candidates(qids, bm25, dense, alpha=0.5, top_k=10)
+    lexical = hybrid_candidates(qids, bm25, dense, alpha=0.0, top_k=10)
+    for i, q in enumerate(qids):
+        ids = [p for p, _ in both[q]]
+        scores = np.array([s for _, s in both[q]])
+        assert len(ids) == len(set(ids)) <= 10
+        assert (np.diff(scores) <= 1e-9).all() and (scores >= 0).all() and (scores <= 1 + 1e-9).all()
+        assert set(ids) <= {p for p in bm25[0][i] if p is not None} | {p for p in dense[0][i] if p is not None}
+        # alpha 0 is BM25 alone: its order is BM25's (ties aside) with the top product scoring 1
+        bm = [p for p in bm25[0][i] if p is not None][:10]
+        if bm:
+            assert lexical[q][0][1] == pytest.approx(1.0)
+            assert {p for p, s in lexical[q] if s > 0} <= set(bm25[0][i])   # dense-only products score 0
+    with pytest.raises(ValueError):
+        hybrid_candidates(qids, bm25, dense, alpha=1.5, top_k=10)
+
+
+def test_ensemble_takes_the_human_label_where_judged_and_mixes_the_hybrid():
+    logits = np.array([0.0, 2.0, -3.0])
+    hybrid = np.array([1.0, 0.0, 0.5])
+    human = np.array([np.nan, 1.0 / 3.0, np.nan])
+    s = ensemble_scores(logits, hybrid, human, ce_weight=0.5)
+    expect = 0.5 * np.array([0.5, 1.0 / 3.0, 1 / (1 + np.exp(3.0))]) + 0.5 * hybrid
+    np.testing.assert_allclose(s, expect, rtol=1e-6)
+    np.testing.assert_allclose(ensemble_scores(logits, hybrid, human, ce_weight=0.0), hybrid, rtol=1e-6)
+    with pytest.raises(ValueError):
+        ensemble_scores(logits, hybrid[:2], human, ce_weight=0.5)
+    with pytest.raises(ValueError):
+        ensemble_scores(logits, hybrid, human, ce_weight=1.5)
+
+
+@pytest.fixture(scope="module")
+def labels(train_runs, hd_small):
+    """Scored pairs as the expansion node builds them, with the cross-encoder logit replaced by the dense
+    cosine x 10 (the ensemble and the rows are what is under test here, not the teacher)."""
+    train, bm25, dense = train_runs
+    qids = train["query_id"].tolist()
+    hyb = hybrid_candidates(qids, bm25, dense, alpha=0.5, top_k=12)
+    cos = {(q, p): float(s) for i, q in enumerate(qids) for p, s in zip(dense[0][i], dense[1][i]) if p is not None}
+    r = hd_small.qrels
+    human = {(a, b): g / r["gain"].max() for a, b, g in zip(r["query_id"], r["product_id"], r["gain"])}
+    text = dict(zip(train["query_id"], train["text"]))
+    rows = [(q, text[q], p, 10 * cos.get((q, p), 0.0), s, human.get((q, p), np.nan)) for q in qids for p, s in hyb[q]]
+    df = pd.DataFrame(rows, columns=["query_id", "query", "product_id", "teacher_logit", "hybrid_score", "human_label"])
+    df["teacher_score"] = ensemble_scores(df["teacher_logit"], df["hybrid_score"], df["human_label"], ce_weight=0.5)
+    return df
+
+
+def test_student_rows_rank_the_positive_above_sampled_lower_scored_negatives(labels, hd_small):
+    doc_text = dict(zip(hd_small.products["product_id"], product_texts(hd_small.products)))
+    ex = student_examples(labels, doc_text, negatives=3, positives_per_query=2, min_positive_label=0.66, seed=5)
+    assert len(ex) > 0 and set(ex["query_id"]) <= set(labels["query_id"])
+    score = {(q, p): s for q, p, s in zip(labels["query_id"], labels["product_id"], labels["teacher_score"])}
+    hum = {(q, p): h for q, p, h in zip(labels["query_id"], labels["product_id"], labels["human_label"])}
+    for _, row in ex.iterrows():
+        negs = [row[f"negative_id_{j}"] for j in (1, 2, 3)]
+        assert len(set(negs)) == 3 and row["product_id"] not in negs
+        assert row["teacher_scores"][0] == pytest.approx(score[(row["query_id"], row["product_id"])])
+        assert list(row["teacher_scores"][1:]) == pytest.approx([score[(row["query_id"], n)] for n in negs])
+        assert all(row["teacher_scores"][0] > s for s in row["teacher_scores"][1:])
+        assert row["positive"] == doc_text[row["product_id"]] and row["negative_2"] == doc_text[negs[1]]
+        if row["source"] == "judged":
+            assert hum[(row["query_id"], row["product_id"])] >= 0.66
+    assert ex.groupby("query_id").size().max() <= 2
+    again = student_examples(labels, doc_text, negatives=3, positives_per_query=2, min_positive_label=0.66, seed=5)
+    pd.testing.assert_frame_equal(ex, again)
+
+
+def test_distillation_steps_move_the_student_towards_the_teacher(labels, hd_small, minilm_path, tmp_path):
+    from discovery_pipelines.finetune.trainer import TrainConfig, train
+    from discovery_pipelines.search.models import load_model
+
+    doc_text = dict(zip(hd_small.products["product_id"], product_texts(hd_small.products)))
+    ex = student_examples(labels, doc_text, negatives=2, positives_per_query=2, min_positive_label=0.66, seed=5)
+    cfg = TrainConfig(loss="distill_kl", batch_size=8, num_negatives=2, max_steps=6, learning_rate=5e-5,
+                      batch_sampler="batch_sampler", max_seq_length=32, early_stopping_patience=None,
+                      precision="fp32", logging_steps=1, teacher_temperature=0.1)
+    res = train(str(minilm_path), ex, tmp_path / "student", cfg, resume=False)
+    assert res.selected_step == 6 and res.summary(cfg)["config"]["loss"] == "distill_kl"
+    base, student = load_model(str(minilm_path)), load_model(res.model_dir)
+
+    def kl(model) -> float:   # KL(teacher || student) over each row's (positive, negatives), as the loss
+        q = model.encode(ex["query"].tolist(), normalize_embeddings=True)
+        docs = [model.encode(ex[c].tolist(), normalize_embeddings=True) for c in ("positive", "negative_1", "negative_2")]
+        ls = log_softmax(np.stack([(q * d).sum(1) for d in docs], 1) * cfg.scale, axis=1)
+        lt = log_softmax(np.array(ex["teacher_scores"].tolist()) / cfg.teacher_temperature, axis=1)
+        return float((np.exp(lt) * (lt - ls)).sum(1).mean())
+
+    assert kl(student) < kl(base)
+    margin = TrainConfig(**{**cfg.model_dump(), "loss": "margin_mse"})
+    assert train(str(minilm_path), ex, tmp_path / "mse", margin, resume=False).selected_step == 6
+
+
+def _per_query(ndcg: list[float], split: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"query_id": [f"q{i}" for i in range(len(ndcg))], "text": "x", "split": split,
+                         "ndcg@10": ndcg, "verdict": ["Good" if v >= 0.5 else "Not Good" for v in ndcg]})
+
+
+def test_gate_promotes_the_better_passing_contender_on_dev():
+    split = ["dev", "dev", "holdout", "holdout"]
+    prod = _per_query([0.2, 0.3, 0.6, 0.7], split)
+    cand = _per_query([0.3, 0.4, 0.6, 0.7], split)
+    better_but_flips = _per_query([0.5, 0.6, 0.1, 0.7], split)
+    student = _per_query([0.4, 0.4, 0.65, 0.7], split)
+    rules = dict(min_dev_gain=0.02, max_flips=0, max_ndcg_loss=0.005)
+    d = choose_contender({"candidate": regression_gate(prod, cand, **rules),
+                          "student": regression_gate(prod, student, **rules)})
+    assert d["chosen"] == "student" and d["passed"] and d["dev"]["candidate"] == pytest.approx(0.4)
+    assert set(d["contenders"]) == {"candidate", "student"}
+    d = choose_contender({"candidate": regression_gate(prod, cand, **rules),
+                          "student": regression_gate(prod, better_but_flips, **rules)})
+    assert d["chosen"] == "candidate" and not d["contenders"]["student"]["passed"]
+    d = choose_contender({"candidate": regression_gate(prod, prod, **rules),
+                          "student": regression_gate(prod, better_but_flips, **rules)})
+    assert d["chosen"] is None and not d["passed"] and d["dev"]["candidate"] == pytest.approx(0.25)
