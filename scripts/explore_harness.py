@@ -7,7 +7,7 @@ report the chosen configuration on ``test``. Generators: popularity among unseen
 ``popularity_unseen`` list), category-conditioned adoption popularity (:class:`TaxonomyPopularity`) at
 several taxonomy weightings and decays, user-KNN (TIFU-KNN neighbour component), co-occurrence with the
 user's recent baskets, two-tower scores, the ranker's explore head, all with the user's own items
-removed, and reciprocal-rank-fusion blends of them. Also checks the report's popularity figure
+removed, and reciprocal-rank-fusion blends of the four best (by explore recall@10). Also checks the report's popularity figure
 (``explore_recall@20`` of the plain popularity list) with :func:`evaluate_model`.
 
 Usage (from the project root, after a kedro run of that dataset)::
@@ -61,12 +61,14 @@ def _load(ds: str) -> dict:
 
 
 def _levels(items: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Taxonomy weightings to try (only the columns the dataset has)."""
+    """Taxonomy weightings to try (only the columns the dataset has); ``{}`` = plain adoption popularity."""
     has = [c for c in ("product_type", "category", "department") if c in items and items[c].notna().any()]
-    out = {f"tax_{c}": {c: 1.0} for c in has}
+    out: dict[str, dict[str, float]] = {"adoption_popularity": {}}
+    out.update({f"taxonomy_{c}": {c: 1.0} for c in has})
+    if "brand" in items and items["brand"].notna().any() and has:
+        out[f"taxonomy_{has[0]}+brand"] = {f"{has[0]}+brand": 1.0}
     if len(has) >= 2:
-        out["tax_fine_coarse"] = {has[0]: 1.0, has[1]: 0.3, **({has[2]: 0.05} if len(has) > 2 else {})}
-        out["tax_equal"] = {c: 1.0 for c in has}
+        out["taxonomy_half_" + "_".join(has[:2])] = {has[0]: 0.5, has[1]: 0.5}
     return out
 
 
@@ -94,12 +96,11 @@ def main() -> None:
     seen = ex.seen_matrix(sd)
     gens: dict[str, object] = {}
     for name, lv in _levels(D["items"]).items():
-        for hl in (None, 30.0, 90.0):
+        for hl in (None, 90.0, 180.0) if not lv else (180.0,):
             gens[f"{name}_hl{hl or 'none'}"] = lambda lv=lv, hl=hl: ex.TaxonomyPopularity(
                 D["items"], lv, half_life_days=hl).fit(sd)
-    gens["adoption_popularity_hl90"] = lambda: ex.TaxonomyPopularity(D["items"], {}, w_global=1.0,
-                                                                      half_life_days=90.0).fit(sd)
-    gens["neighbour_items"] = lambda: ex.NeighbourItems().fit(sd)
+    for k in (30, 100, 300):
+        gens[f"neighbour_items_k{k}"] = lambda k=k: ex.NeighbourItems(k=k).fit(sd)
     gens["cooccurrence"] = lambda: ex.Masked(bl.CoOccurrence().fit(sd).score, seen)
     tt = D["tt_runs"][a.stage]["two_tower"]
     gens["two_tower"] = lambda: ex.Masked(ex.DotScorer(sd.users, tt["user_vectors"], D["item_vectors"]).score, seen)

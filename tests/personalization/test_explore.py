@@ -44,22 +44,22 @@ def test_adoptions_count_first_purchases_after_the_first_basket(valid):
 
 
 def test_taxonomy_popularity_prefers_the_users_own_types_and_skips_own_items(valid, items):
-    gen = ex.TaxonomyPopularity(items, {"product_type": 1.0}, w_global=0.0, half_life_days=None).fit(valid)
-    lists, scores = bl.top_k(gen.score, valid.users, 20)
-    assert _no_seen(np.where(scores > ex.SEEN_SCORE / 2, lists, -1), valid)
+    plain = ex.TaxonomyPopularity(items, {}, half_life_days=None).fit(valid)
+    gl, _ = bl.top_k(plain.score, valid.users, 20)
+    q = ex.adoptions(valid.history, valid.n_items)
+    for row, s in zip(gl[:5], valid.seen[:5]):  # no levels: adoption popularity among unseen items
+        unseen = np.setdiff1d(np.flatnonzero(q > 0), s)
+        assert q[row[0]] == q[unseen].max() and not np.isin(row, s).any()
+    gen = ex.TaxonomyPopularity(items, {"product_type": 1.0}, alpha=1.0, half_life_days=None).fit(valid)
+    lists, _ = bl.top_k(gen.score, valid.users, 20)
+    assert _no_seen(lists, valid)
     types = items["product_type"].to_numpy()
     own = [set(types[s]) for s in valid.seen]
-    top = [types[row[0]] for row, sc in zip(lists, scores) if sc[0] > 0]
-    owners = [o for o, sc in zip(own, scores) if sc[0] > 0]
-    assert len(top) > 0.9 * len(valid.users)
-    assert all(t in o for t, o in zip(top, owners))  # the best new item is of a type the user buys
-    # with only the global term it is the adoption popularity among unseen items
-    glob = ex.TaxonomyPopularity(items, {}, w_global=1.0, half_life_days=None).fit(valid)
-    q = ex.adoptions(valid.history, valid.n_items)
-    gl, _ = bl.top_k(glob.score, valid.users[:5], 5)
-    for row, s in zip(gl, valid.seen[:5]):
-        unseen = np.setdiff1d(np.flatnonzero(q > 0), s)
-        assert q[row[0]] == q[unseen].max() and row[0] not in s
+    share = lambda ls: np.mean([np.isin(types[r], list(o)).mean() for r, o in zip(ls, own)])  # noqa: E731
+    assert share(lists) > share(gl) + 0.2  # new items of the types the user buys
+    # a very strong prior turns every lift to 1: back to plain adoption popularity
+    flat = ex.TaxonomyPopularity(items, {"product_type": 1.0}, alpha=1e9, half_life_days=None).fit(valid)
+    np.testing.assert_allclose(bl.top_k(flat.score, valid.users, 5)[1], bl.top_k(plain.score, valid.users, 5)[1], atol=1e-5)
 
 
 def test_generators_mask_own_items_and_beat_chance(valid, items):
@@ -120,3 +120,17 @@ def test_explore_slots_take_generator_items_after_the_head(valid, items):
             assert len(set(row[row >= 0])) == (row >= 0).sum()  # no duplicates
             rest = [i for i in b[after:] if i not in set(picked)]
             assert list(row[after + slots:]) == rest[:20 - after - slots]
+
+
+def test_explore_lists_fuse_generators_and_reject_empty_weights(valid, items):
+    params = {"neighbour_items": {"k": 30}, "taxonomy_popularity": {"levels": {"category": 1.0}}}
+    one = ex.explore_lists(valid, items, {"neighbour_items": 1.0, "taxonomy_popularity": 0.0}, list_length=20,
+                           params=params)
+    assert set(one) == {"neighbour_items", "explore"} and one["explore"] is one["neighbour_items"]
+    both = ex.explore_lists(valid, items, {"neighbour_items": 1.0, "taxonomy_popularity": 1.0}, list_length=20,
+                            params=params)
+    assert both["explore"].shape == (len(valid.users), 20) and _no_seen(both["explore"], valid)
+    for row, a, b in zip(both["explore"], both["neighbour_items"], both["taxonomy_popularity"]):
+        assert set(row) <= set(a) | set(b)  # fusion only reorders the generators' items
+    with pytest.raises(ValueError, match="positive weight"):
+        ex.explore_lists(valid, items, {"neighbour_items": 0.0})

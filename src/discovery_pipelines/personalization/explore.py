@@ -97,63 +97,80 @@ def adoptions(history: pd.DataFrame, n_items: int, half_life_days: float | None 
 
 def group_codes(items: pd.DataFrame, column: str) -> np.ndarray:
     """int64 ``(n_items,)`` group code of each item (row = item code) for a taxonomy ``column``; ``-1`` where
-    the value is missing (such items get no score from that level)."""
-    codes, _ = pd.factorize(items[column].astype("string"), use_na_sentinel=True)
+    the value is missing (such items get no lift from that level). ``"a+b"`` groups by both columns
+    (e.g. ``product_type+brand``: the same kind of product from the same brand, another flavour or size)."""
+    cols = column.split("+")
+    key = items[cols[0]].astype("string")
+    for c in cols[1:]:
+        key = key + "\x1f" + items[c].astype("string")
+    codes, _ = pd.factorize(key, use_na_sentinel=True)
     return codes.astype(np.int64)
 
 
 class TaxonomyPopularity:
-    """Category-conditioned popularity of items the user has not bought (see the module docstring).
+    """Category-conditioned adoption popularity of items the user has not bought.
+
+    ``log s(u, i) = log q(i) + sum_l w_l log lift_l(u, g_l(i))`` with ``q(i)`` the item's adoption count
+    (:func:`adoptions`) and, per taxonomy level ``l`` (column ``g_l``), the user's smoothed affinity to
+    the item's group relative to everyone's::
+
+        lift_l(u, g) = ((c_ug + alpha * P(g)) / (c_u + alpha)) / P(g)
+
+    ``c_ug``: the user's recency-weighted history baskets holding a group-``g`` item (basket weight
+    ``decay ** baskets_ago``), ``c_u``: the user's weighted baskets, ``P(g)``: the share of all history
+    baskets holding a group-``g`` item. ``alpha`` (pseudo-baskets) shrinks thin histories to global
+    popularity (lift 1); a user who buys the group twice as often as everyone doubles its items' scores.
+    This is popular-items-in-the-user's-own-categories with a Bayesian (Dirichlet) prior, the
+    personalised-popularity idea of next-basket baselines (Li et al. TOIS 2023) applied to new items.
 
     Args:
         items: item table (row = item code) with the taxonomy columns named in ``levels``.
-        levels: column -> weight ``w_l`` (e.g. ``{"product_type": 1, "category": 0.5, "department": 0.1}``);
-            columns that are all missing are skipped.
-        w_global: weight of the plain adoption popularity ``q(i)``.
+        levels: column (or ``"a+b"``, :func:`group_codes`) -> exponent ``w_l``; all-missing columns skipped.
+        alpha: prior strength in baskets.
         half_life_days: decay of the adoption counts (None: no decay).
-        decay: user profile weight ``decay ** baskets_ago`` of each history basket (1 = plain counts).
+        decay: per-basket recency weight of the user profile (1 = plain counts).
     """
 
     name = "taxonomy_popularity"
 
-    def __init__(self, items: pd.DataFrame, levels: Mapping[str, float], w_global: float = 0.05,
-                 half_life_days: float | None = 60.0, decay: float = 0.97) -> None:
-        self.items, self.levels, self.w_global = items, dict(levels), w_global
+    def __init__(self, items: pd.DataFrame, levels: Mapping[str, float], alpha: float = 5.0,
+                 half_life_days: float | None = 90.0, decay: float = 0.97) -> None:
+        self.items, self.levels, self.alpha = items, dict(levels), alpha
         self.half_life_days, self.decay = half_life_days, decay
 
     def fit(self, sd: StageData) -> "TaxonomyPopularity":
         q = adoptions(sd.history, sd.n_items, self.half_life_days).astype(np.float64)
+        self.log_q = np.log(np.maximum(q, 1e-3)).astype(np.float32)
         h = sd.history.drop_duplicates(["u", "basket_id", "i"])
         last = h.groupby("u")["basket_pos"].transform("max")
         bw = self.decay ** (last - h["basket_pos"]).to_numpy()
         b = h.drop_duplicates(["u", "basket_id"])
-        tot_w = np.bincount(b["u"].to_numpy(), weights=self.decay ** (
+        c_u = np.bincount(b["u"].to_numpy(), weights=self.decay ** (
             b.groupby("u")["basket_pos"].transform("max") - b["basket_pos"]).to_numpy(), minlength=sd.n_users)
-        self.parts: list[tuple[float, np.ndarray, sp.csr_matrix, np.ndarray]] = []
+        n_baskets = h["basket_id"].nunique()
+        self.parts: list[tuple[float, np.ndarray, sp.csr_matrix, np.ndarray, np.ndarray]] = []
         for col, w in self.levels.items():
-            if col not in self.items or self.items[col].isna().all() or w == 0:
+            cols = col.split("+")
+            if w == 0 or any(c not in self.items or self.items[c].isna().all() for c in cols):
                 continue
             g = group_codes(self.items, col)
             ng = int(g.max()) + 1
-            ok = g >= 0
-            gq = np.bincount(g[ok], weights=q[ok], minlength=ng)
-            share = np.where(ok, q / np.maximum(gq[np.maximum(g, 0)], 1e-12), 0.0).astype(np.float32)
-            # user x group: recency-weighted baskets holding a group item, over the user's weighted baskets
             hg = h.assign(g=g[h["i"].to_numpy()], w=bw)
             hg = hg[hg["g"] >= 0].drop_duplicates(["u", "basket_id", "g"])
-            m = sp.csr_matrix((hg["w"].to_numpy(np.float32), (hg["u"].to_numpy(), hg["g"].to_numpy())),
-                              shape=(sd.n_users, ng))
-            m = sp.diags((1.0 / np.maximum(tot_w, 1e-12)).astype(np.float32)) @ m
-            self.parts.append((float(w), g, m.tocsr(), share))
-        self.q = (q / max(q.sum(), 1e-12)).astype(np.float32)
+            p_g = np.bincount(hg["g"].to_numpy(), minlength=ng) / max(n_baskets, 1)
+            c_ug = sp.csr_matrix((hg["w"].to_numpy(np.float32), (hg["u"].to_numpy(), hg["g"].to_numpy())),
+                                 shape=(sd.n_users, ng))
+            self.parts.append((float(w), g, c_ug, np.maximum(p_g, 1e-9).astype(np.float32), c_u.astype(np.float32)))
         self.seen = seen_matrix(sd)
         return self
 
     def score(self, users: np.ndarray) -> np.ndarray:
-        out = np.broadcast_to(self.w_global * self.q, (len(users), len(self.q))).astype(np.float32)
-        for w, g, m, share in self.parts:
-            a = m[users].toarray()  # (n, n_groups)
-            out += w * np.where(g >= 0, a[:, np.maximum(g, 0)], 0.0) * share
+        out = np.broadcast_to(self.log_q, (len(users), len(self.log_q))).astype(np.float32)
+        for w, g, c_ug, p_g, c_u in self.parts:
+            cu = c_ug[users].toarray()  # (n, n_groups)
+            lift = (cu + self.alpha * p_g) / (c_u[users, None] + self.alpha) / p_g
+            ok = g >= 0
+            out[:, ok] += w * np.log(lift[:, g[ok]])
         return mask_seen(out, self.seen, users)
 
 
@@ -222,4 +239,44 @@ def explore_metrics(lists: np.ndarray, sd: StageData, ks: Sequence[int] = (3, 5,
         n = np.array([len(e) for e in exp], dtype=float)
         out[f"explore_recall@{k}"] = float(np.mean(hits[has] / n[has]))
         out[f"hits_per_slot@{k}"] = float(np.mean(hits[has]) / k)
+    return out
+
+
+GENERATORS: dict[str, type] = {"neighbour_items": NeighbourItems, "taxonomy_popularity": TaxonomyPopularity}
+
+
+def explore_lists(sd: StageData, items: pd.DataFrame, weights: Mapping[str, float], *, list_length: int = 50,
+                  rrf_c: float = 60.0, params: Mapping[str, Mapping] | None = None) -> dict[str, np.ndarray]:
+    """Ranked new-to-user items per evaluated user of ``sd`` from the generators with a non-zero weight,
+    and their fusion.
+
+    Args:
+        weights: generator name (:data:`GENERATORS`) -> reciprocal-rank-fusion weight (0: not run).
+        params: generator name -> constructor keywords.
+
+    Returns:
+        name -> int64 ``(len(sd.users), list_length)`` item codes (``-1`` pads) for each generator run, plus
+        ``"explore"``: their :class:`RankFusion` (the one list itself when a single generator runs).
+
+    Raises:
+        ValueError: no generator has a positive weight, or an unknown generator name.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from discovery_pipelines.personalization.baselines import top_k
+
+    params = params or {}
+    active = {n: w for n, w in weights.items() if w > 0}
+    if not active or set(active) - set(GENERATORS):
+        raise ValueError(f"explore weights need a positive weight on one of {sorted(GENERATORS)}, got {dict(weights)}")
+    out: dict[str, np.ndarray] = {}
+    for name in active:
+        kw = dict(params.get(name, {}))
+        gen = GENERATORS[name](items, **kw) if name == "taxonomy_popularity" else GENERATORS[name](**kw)
+        with threadpool_limits(1):
+            out[name] = top_k(gen.fit(sd).score, sd.users, list_length)[0]
+    if len(active) == 1:
+        out["explore"] = out[next(iter(active))]
+    else:
+        out["explore"] = top_k(RankFusion(sd.users, out, active, sd.n_items, rrf_c).score, sd.users, list_length)[0]
     return out
