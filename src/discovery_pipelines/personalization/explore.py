@@ -125,7 +125,8 @@ class TaxonomyPopularity:
 
     Args:
         items: item table (row = item code) with the taxonomy columns named in ``levels``.
-        levels: column (or ``"a+b"``, :func:`group_codes`) -> exponent ``w_l``; all-missing columns skipped.
+        levels: column (or ``"a+b"``, :func:`group_codes`) -> exponent ``w_l``; all-missing columns skipped;
+            empty / None: plain adoption popularity (``items`` may then be None).
         alpha: prior strength in baskets.
         half_life_days: decay of the adoption counts (None: no decay).
         decay: per-basket recency weight of the user profile (1 = plain counts).
@@ -133,9 +134,9 @@ class TaxonomyPopularity:
 
     name = "taxonomy_popularity"
 
-    def __init__(self, items: pd.DataFrame, levels: Mapping[str, float], alpha: float = 5.0,
-                 half_life_days: float | None = 90.0, decay: float = 0.97) -> None:
-        self.items, self.levels, self.alpha = items, dict(levels), alpha
+    def __init__(self, items: pd.DataFrame | None, levels: Mapping[str, float] | None = None, alpha: float = 5.0,
+                 half_life_days: float | None = 180.0, decay: float = 0.97) -> None:
+        self.items, self.levels, self.alpha = items, dict(levels or {}), alpha
         self.half_life_days, self.decay = half_life_days, decay
 
     def fit(self, sd: StageData) -> "TaxonomyPopularity":
