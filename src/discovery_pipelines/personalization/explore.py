@@ -5,12 +5,11 @@ items new to the user, so every generator here scores the whole catalogue and ma
 history items (:func:`mask_seen`). Each exposes ``score(users) -> float32 (len(users), n_items)`` like the
 baselines, so :func:`discovery_pipelines.personalization.baselines.top_k` turns it into ranked lists.
 
-* :class:`TaxonomyPopularity` - category-conditioned popularity: ``s(u, i) = sum_l w_l P_u(g_l(i))
-  q_l(i | g_l(i))`` over taxonomy levels ``l`` (product type, category, department), where ``P_u(g)`` is
-  the user's recency-weighted share of history baskets holding a group-``g`` item and ``q_l(i | g)`` is
-  item ``i``'s share of the group's *adoptions* (first purchases of an item by a user, time-decayed with
-  ``half_life_days``): popular items in the user's own categories that they have not bought yet. A
-  small global term ``w_global * q(i)`` keeps users with thin histories covered.
+* :class:`TaxonomyPopularity` - category-conditioned popularity: the item's *adoption* count (users who
+  bought it for the first time, time-decayed with ``half_life_days``) times, per taxonomy level (product
+  type, category, department), a smoothed lift of the user's share of baskets holding the item's group
+  over everyone's: popular items in the user's own categories that they have not bought yet. With no
+  level it is plain adoption popularity of the unseen items.
 * :class:`NeighbourItems` - user-KNN: the neighbour component of TIFU-KNN (Hu et al. SIGIR 2020),
   the mean TIFU vector of the ``k`` nearest users, without the user's own vector.
 * co-occurrence and two-tower scores come from the existing models
