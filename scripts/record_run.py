@@ -11,6 +11,8 @@ Run from the project root::
     .venv/bin/python scripts/record_run.py --no-run                     # record what the last run wrote
     .venv/bin/python scripts/record_run.py --pipeline finetune --env ci --name ci_run
     .venv/bin/python scripts/record_run.py --pipeline multimodal            # its whole report folder
+    .venv/bin/python scripts/record_run.py --pipeline personalization --name instacart_run \
+        --params personalization.dataset=instacart_histories
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ def main() -> None:
     ap.add_argument("--env", default=None, help="Kedro environment (default: base + local)")
     ap.add_argument("--name", default="default_run", help="folder under results/<pipeline>/")
     ap.add_argument("--no-run", action="store_true", help="only record the reports of the last run")
+    ap.add_argument("--params", default=None, help="runtime parameters passed to kedro run --params "
+                    "(e.g. personalization.dataset=instacart_histories)")
     a = ap.parse_args()
     os.chdir(ROOT)
     out = RESULTS / a.pipeline / a.name
@@ -59,6 +63,8 @@ def main() -> None:
         cmd = [str(Path(sys.executable).with_name("kedro")), "run", f"--pipeline={a.pipeline}"]
         if a.env:
             cmd.append(f"--env={a.env}")
+        if a.params:
+            cmd += ["--params", a.params]
         t = time.perf_counter()
         proc = subprocess.run(cmd, env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"})
         record["run"] = {"command": " ".join(cmd[1:]), "returncode": proc.returncode,

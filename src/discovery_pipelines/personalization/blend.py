@@ -8,10 +8,12 @@ Per candidate (Seed 002's three consumer values):
 * novelty ``n``: for items new to the user, the explore head's probability as a percentile among the
   user's unseen candidates; 0 for items bought before.
 
-``blend = w_f * f + w_a * a + w_n * n`` orders the slate. ``explore_slots`` of the positions after
-``explore_after`` (by default ranks 11-20, below the NDCG@10 window) are reserved for the best unseen
-items by the explore head, so a slate keeps room for discovery without pushing favourites out of the
-top 10.
+``blend = w_f * f + w_a * a + w_n * n`` orders the slate. ``explore_slots`` positions right after the
+first ``explore_after`` (by default ranks 11-20, below the NDCG@10 window) are reserved for items new to
+the user, taken in order from an explore generator's ranked list (:mod:`discovery_pipelines.personalization.explore`,
+or the explore head's ``p_new`` order), so a slate keeps room for discovery without pushing favourites
+out of the top ``explore_after``. ``explore_after`` < 10 also hands the weak tail of the top 10 to
+explore items (trading NDCG@10 for explore recall; the report's trade-off curve shows by how much).
 """
 
 from __future__ import annotations
@@ -48,22 +50,39 @@ def value_columns(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def blend_slate(rows: pd.DataFrame, users: np.ndarray, w: BlendWeights, k: int = 20) -> np.ndarray:
-    """int64 ``(len(users), k)`` slates (``-1`` pads) from rows carrying the ``v_*`` columns."""
+def blend_slate(rows: pd.DataFrame, users: np.ndarray, w: BlendWeights, explore: np.ndarray | None = None,
+                k: int = 20) -> np.ndarray:
+    """int64 ``(len(users), k)`` slates (``-1`` pads) from rows carrying the ``v_*`` columns.
+
+    Positions ``0 .. explore_after-1``: the candidates by blend score. The next ``explore_slots``
+    positions: the first items of ``explore`` (int ``(len(users), K)``, row = user in ``users``, best
+    first, ``-1`` pads; items bought before should not be in it) that are not already placed. The rest:
+    the remaining candidates by blend score. Without ``explore``, the user's unseen candidates by the
+    explore head's ``p_new`` fill the explore slots.
+    """
     r = rows.assign(blend=w.familiarity * rows["v_familiarity"] + w.affordability * rows["v_affordability"]
                     + w.novelty * rows["v_novelty"])
     r = r.sort_values(["u", "blend"], ascending=[True, False], kind="stable")
     r["rank_b"] = r.groupby("u").cumcount()
     a = min(w.explore_after, k)
     slots = min(w.explore_slots, max(k - a, 0))
-    head = r[r["rank_b"] < a].assign(pos=lambda d: d["rank_b"])
-    tail = r[r["rank_b"] >= a]
-    ex = tail[tail["ui_seen"] == 0].sort_values(["u", "p_new"], ascending=[True, False], kind="stable")
-    ex = ex[ex.groupby("u").cumcount() < slots]
+    head = r[r["rank_b"] < a].assign(pos=lambda d: d["rank_b"])[["u", "i", "pos"]]
+    tail = r[r["rank_b"] >= a][["u", "i"]]
+    if explore is None:
+        new = r[(r["rank_b"] >= a) & (r["ui_seen"] == 0)].sort_values(["u", "p_new"], ascending=[True, False],
+                                                                      kind="stable")[["u", "i"]]
+    else:
+        new = pd.DataFrame({"u": np.repeat(users, explore.shape[1]), "i": explore.ravel()})
+        new = new[new["i"] >= 0]
+        new = new.merge(head[["u", "i"]], on=["u", "i"], how="left", indicator=True)
+        new = new[new["_merge"] == "left_only"].drop(columns="_merge")
+    new = new.drop_duplicates(["u", "i"])
+    ex = new[new.groupby("u").cumcount() < slots]
     ex = ex.assign(pos=a + ex.groupby("u").cumcount())
     n_ex = ex.groupby("u").size()
-    rest = tail.drop(index=ex.index)
-    rest = rest.assign(pos=a + rest["u"].map(n_ex).fillna(0).astype(int) + rest.groupby("u").cumcount())
+    rest = tail.merge(ex[["u", "i"]], on=["u", "i"], how="left", indicator=True)
+    rest = rest[rest["_merge"] == "left_only"].drop(columns="_merge")
+    rest = rest.assign(pos=a + rest["u"].map(n_ex).fillna(0).astype(int).to_numpy() + rest.groupby("u").cumcount().to_numpy())
     slate = pd.concat([head, ex, rest])
     slate = slate[slate["pos"] < k]
     out = np.full((len(users), k), -1, np.int64)

@@ -90,14 +90,39 @@ class RankerParams(_Strict):
     seed: int = 0
 
 
+class NeighbourItemsParams(_Strict):
+    k: int = Field(100, ge=1)
+    group_size: int = Field(7, ge=1)
+    r_b: float = Field(0.9, gt=0, le=1)
+    r_g: float = Field(0.7, gt=0, le=1)
+
+
+class TaxonomyPopularityParams(_Strict):
+    levels: dict[str, float] = Field(default_factory=dict)
+    alpha: float = Field(5.0, gt=0)
+    half_life_days: float | None = Field(180.0, gt=0)
+    decay: float = Field(0.97, gt=0, le=1)
+
+
+class ExploreParams(_Strict):
+    weights: dict[Literal["neighbour_items", "taxonomy_popularity"], float] = Field(
+        default_factory=lambda: {"neighbour_items": 1.0, "taxonomy_popularity": 0.0})
+    rrf_c: float = Field(60.0, gt=0)
+    list_length: int = Field(50, ge=20)
+    neighbour_items: NeighbourItemsParams = NeighbourItemsParams()
+    taxonomy_popularity: TaxonomyPopularityParams = TaxonomyPopularityParams()
+
+
 class BlendParams(_Strict):
     familiarity: float = Field(1.0, ge=0)
     affordability: float = Field(0.05, ge=0)
     novelty: float = Field(0.0, ge=0)
-    explore_slots: int = Field(5, ge=0)
+    explore_slots: int = Field(10, ge=0)
     explore_after: int = Field(10, ge=0)
     sweep: dict[str, list[float]] = Field(default_factory=lambda: {
-        "affordability": [0.0, 0.05, 0.2, 0.5], "novelty": [0.0, 0.1, 0.3, 1.0], "explore_slots": [0, 3, 5, 10]})
+        "affordability": [0.0, 0.05, 0.2, 0.5], "novelty": [0.0, 0.1, 0.3, 1.0]})
+    tradeoff: list[tuple[int, int]] = Field(default_factory=lambda: [
+        (10, 0), (10, 3), (10, 5), (10, 10), (9, 11), (8, 12), (6, 14), (4, 16), (0, 20)])
 
 
 class EvaluationParams(_Strict):
@@ -117,6 +142,7 @@ class PersonalizationParams(_Strict):
     two_tower: TwoTowerParams = TwoTowerParams()
     semantic_ids: SemanticIdParams = SemanticIdParams()
     ranker: RankerParams = RankerParams()
+    explore: ExploreParams = ExploreParams()
     blend: BlendParams = BlendParams()
     evaluation: EvaluationParams = EvaluationParams()
 

@@ -1,8 +1,13 @@
 """The ``personalization`` report: every model on both stages, CIs against the strongest baseline,
-blend-weight sweeps, semantic-ID statistics, counted data decisions; plus a figure and a markdown table.
+blend-weight sweeps, the explore trade-off curve, semantic-ID statistics, counted data decisions; plus two
+figures and a markdown table.
 
 The strongest baseline is chosen on the *valid* stage (NDCG@10), never on the test baskets; blend
-weights are documented defaults and the sweeps show how each moves the metrics on both stages.
+weights and the explore quota are documented defaults and the sweeps show how each moves the metrics on
+both stages. The trade-off curve puts the explore generator's items at ``explore_slots`` positions after
+the first ``explore_after`` of the ranked slate, for each ``(explore_after, explore_slots)`` of
+``blend.tradeoff``: NDCG@10 vs explore recall@20, with paired bootstrap CIs of NDCG@10 against the
+strongest baseline on the test stage.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from discovery_pipelines.personalization.evaluation import compare_to, evaluate_
 from discovery_pipelines.personalization.params import BlendParams, EvaluationParams
 from discovery_pipelines.personalization.split import STAGES, stage_data
 from discovery_pipelines.reporting.figures import markdown_table
+from discovery_pipelines.search.metrics import paired_bootstrap_ci
 
 BASELINE_NAMES = ("popularity", "own_frequency", "cooccurrence", "tifu_knn", "als")
 TABLE_COLUMNS = ["model", "all_ndcg@10", "all_recall@20", "all_hit@10", "repeat_ndcg@10", "repeat_recall@20",
@@ -34,20 +40,29 @@ def _weights(b: BlendParams, **over: float) -> bd.BlendWeights:
 
 
 def build_report(split_lines: pd.DataFrame, split_users: pd.DataFrame, baseline_runs: dict, tt_runs: dict,
-                 scored: dict[str, pd.DataFrame], semantic_id_stats: dict, ingest_decisions: dict,
-                 ranker_report: dict, two_tower_report: dict, baseline_report: dict, blend: BlendParams,
-                 evaluation: EvaluationParams) -> tuple[dict[str, Any], pd.DataFrame, Any, str]:
-    """See the module docstring. Returns ``(metrics, per-user test metrics, figure, markdown)``."""
-    metrics: dict[str, Any] = {"dataset": ingest_decisions.get("dataset"), "stages": {}, "blend_sweeps": {}}
+                 explore_runs: dict, scored: dict[str, pd.DataFrame], semantic_id_stats: dict,
+                 ingest_decisions: dict, ranker_report: dict, two_tower_report: dict, baseline_report: dict,
+                 blend: BlendParams, evaluation: EvaluationParams) -> tuple[dict[str, Any], pd.DataFrame, Any, Any, str]:
+    """See the module docstring. Returns ``(metrics, per-user test metrics, figure, trade-off figure, markdown)``.
+
+    ``explore_runs``: stage -> name -> {"items"}, with ``"explore"`` the list that fills the explore slots.
+    """
+    metrics: dict[str, Any] = {"dataset": ingest_decisions.get("dataset"), "stages": {}, "blend_sweeps": {},
+                               "explore_tradeoff": {}}
     per_user: dict[str, dict[str, pd.DataFrame]] = {}
+    tradeoff_pu: dict[tuple[int, int], pd.DataFrame] = {}
     default_w = _weights(blend)
     for s in STAGES:
         sd = stage_data(split_lines, s)
         price, disc = item_prices(sd.history, sd.n_items)
+        explore = explore_runs[s]["explore"]["items"]
         lists = {n: baseline_runs[s][n]["items"] for n in BASELINE_NAMES}
+        lists["popularity_unseen"] = baseline_runs[s]["popularity_unseen"]["items"]
         lists["two_tower"] = tt_runs[s]["two_tower"]["items"]
+        lists["explore_generator"] = explore
         lists["ranker"] = rk.ranked_lists(scored[s], "rank_score", sd.users, 20)
-        lists["full_stack"] = bd.blend_slate(scored[s], sd.users, default_w)
+        lists["full_stack_explore_head"] = bd.blend_slate(scored[s], sd.users, default_w)
+        lists["full_stack"] = bd.blend_slate(scored[s], sd.users, default_w, explore)
         metrics["stages"][s], per_user[s] = {}, {}
         for name, ranked in lists.items():
             metrics["stages"][s][name], per_user[s][name] = evaluate_model(ranked, sd, price, disc)
@@ -55,13 +70,26 @@ def build_report(split_lines: pd.DataFrame, split_users: pd.DataFrame, baseline_
         for key, values in blend.sweep.items():
             sweeps[key] = []
             for v in values:
-                sl = bd.blend_slate(scored[s], sd.users, _weights(blend, **{key: v}))
+                sl = bd.blend_slate(scored[s], sd.users, _weights(blend, **{key: v}), explore)
                 summ, _ = evaluate_model(sl, sd, price, disc)
                 sweeps[key].append({key: v, **{m: summ[m] for m in ("all_ndcg@10", "all_recall@20", "explore_recall@20",
                                                                      "rec_mean_price", "rec_discount_share")}})
         metrics["blend_sweeps"][s] = sweeps
+        metrics["explore_tradeoff"][s] = []
+        for after, slots in blend.tradeoff:
+            sl = bd.blend_slate(scored[s], sd.users, _weights(blend, explore_after=after, explore_slots=slots), explore)
+            summ, pu = evaluate_model(sl, sd, price, disc)
+            if s == "test":
+                tradeoff_pu[(after, slots)] = pu
+            metrics["explore_tradeoff"][s].append({"explore_after": after, "explore_slots": slots, **{
+                m: summ[m] for m in ("all_ndcg@10", "all_recall@20", "repeat_recall@20", "explore_recall@20")}})
     valid = metrics["stages"]["valid"]
     strongest = max(BASELINE_NAMES, key=lambda n: valid[n]["all_ndcg@10"])
+    ref = per_user["test"][strongest].set_index("u")
+    for point in metrics["explore_tradeoff"]["test"]:
+        pu = tradeoff_pu[(point["explore_after"], point["explore_slots"])].set_index("u").loc[ref.index]
+        point["ndcg@10_vs_strongest"] = paired_bootstrap_ci(pu["all_ndcg@10"].to_numpy(), ref["all_ndcg@10"].to_numpy(),
+                                                            n_resamples=evaluation.n_boot, seed=evaluation.seed)
     metrics["strongest_baseline"] = {"name": strongest, "chosen_on": "valid all_ndcg@10"}
     metrics["ci_vs_strongest_baseline"] = compare_to(per_user["test"], strongest, n_boot=evaluation.n_boot,
                                                      seed=evaluation.seed)
@@ -75,6 +103,7 @@ def build_report(split_lines: pd.DataFrame, split_users: pd.DataFrame, baseline_
         "explore_recall@20_popularity": test["popularity"]["explore_recall@20"],
         "explore_ratio_vs_popularity": test["full_stack"]["explore_recall@20"] / max(test["popularity"]["explore_recall@20"], 1e-12),
         "explore_target_met": bool(test["full_stack"]["explore_recall@20"] >= 2 * test["popularity"]["explore_recall@20"]),
+        "explore_recall@20_popularity_unseen": test["popularity_unseen"]["explore_recall@20"],
     }
     metrics["blend_weights"] = dataclasses.asdict(default_w)
     metrics["semantic_ids"] = semantic_id_stats
@@ -88,9 +117,16 @@ def build_report(split_lines: pd.DataFrame, split_users: pd.DataFrame, baseline_
     md = (f"# personalization: {metrics['dataset']} (test baskets, {test['full_stack']['n_users']} users)\n\n"
           + markdown_table(rows, TABLE_COLUMNS) + "\n\n"
           + f"Strongest baseline (valid NDCG@10): {strongest}. Full stack - {strongest}: NDCG@10 "
-          + f"{ci['mean']:+.4f} [{ci['low']:+.4f}, {ci['high']:+.4f}] (95% paired bootstrap).\n")
+          + f"{ci['mean']:+.4f} [{ci['low']:+.4f}, {ci['high']:+.4f}] (95% paired bootstrap).\n\n"
+          + f"Explore trade-off (test; explore items from the explore generator after the first `explore_after` "
+          + f"positions; NDCG@10 CI vs {strongest}):\n\n"
+          + markdown_table([{**{k: v for k, v in p.items() if k != "ndcg@10_vs_strongest"},
+                             "ndcg_ci_low": p["ndcg@10_vs_strongest"]["low"],
+                             "ndcg_ci_high": p["ndcg@10_vs_strongest"]["high"]} for p in metrics["explore_tradeoff"]["test"]],
+                           ["explore_after", "explore_slots", "all_ndcg@10", "ndcg_ci_low", "ndcg_ci_high",
+                            "all_recall@20", "repeat_recall@20", "explore_recall@20"]) + "\n")
     pu = pd.concat([df.assign(model=n) for n, df in per_user["test"].items()], ignore_index=True)
-    return metrics, pu, _figure(metrics), md
+    return metrics, pu, _figure(metrics), _tradeoff_figure(metrics), md
 
 
 def _figure(metrics: dict[str, Any]):
@@ -118,5 +154,33 @@ def _figure(metrics: dict[str, Any]):
         ax.set_ylabel("NDCG@10")
         ax.set_title(f"blend sweeps ({stage})")
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _tradeoff_figure(metrics: dict[str, Any]):
+    """NDCG@10 vs explore recall@20 of the slate for each (explore_after, explore_slots), both stages, with
+    the issue's targets (NDCG@10 0.18, twice popularity's explore recall@20) and the baselines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    strongest = metrics["strongest_baseline"]["name"]
+    for ax, stage in zip(axes, ("valid", "test")):
+        pts = metrics["explore_tradeoff"][stage]
+        ax.plot([p["explore_recall@20"] for p in pts], [p["all_ndcg@10"] for p in pts], marker="o", label="full stack")
+        for p in pts:
+            ax.annotate(f"{p['explore_after']}/{p['explore_slots']}", (p["explore_recall@20"], p["all_ndcg@10"]), fontsize=7)
+        st = metrics["stages"][stage]
+        for name, mk in (("popularity", "s"), ("popularity_unseen", "v"), (strongest, "^"), ("explore_generator", "D")):
+            ax.scatter(st[name]["explore_recall@20"], st[name]["all_ndcg@10"], marker=mk, label=name)
+        ax.axhline(0.18, color="grey", ls="--", lw=0.8, label="NDCG@10 0.18")
+        ax.axvline(2 * st["popularity"]["explore_recall@20"], color="grey", ls=":", lw=0.8, label="2 x popularity explore")
+        ax.set_xlabel("explore Recall@20")
+        ax.set_ylabel("NDCG@10")
+        ax.set_title(f"{metrics['dataset']} {stage}: explore_after / explore_slots")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -14,6 +14,7 @@ from discovery_pipelines.data.ingest.completejourney import completejourney_hist
 from discovery_pipelines.data.ingest.instacart_histories import instacart_histories
 from discovery_pipelines.personalization import baselines as bl
 from discovery_pipelines.personalization import blend as bd
+from discovery_pipelines.personalization import explore as ex
 from discovery_pipelines.personalization import ranker as rk
 from discovery_pipelines.personalization import semantic_ids as sid
 from discovery_pipelines.personalization import two_tower as tt
@@ -21,7 +22,7 @@ from discovery_pipelines.personalization.evaluation import evaluate_model, item_
 from discovery_pipelines.personalization.features import build_features
 from discovery_pipelines.personalization.items import item_table, text_embeddings
 from discovery_pipelines.personalization.params import (
-    BaselineParams, BlendParams, EvaluationParams, FeatureParams, PersonalizationParams, RankerParams,
+    BaselineParams, BlendParams, EvaluationParams, ExploreParams, FeatureParams, PersonalizationParams, RankerParams,
     SemanticIdParams, SplitParams, TextParams, TwoTowerParams,
 )
 from discovery_pipelines.personalization.recommender import build_bundle
@@ -96,6 +97,20 @@ def run_baselines(split_lines: pd.DataFrame, params: dict[str, Any], evaluation:
                 unseen = lambda us, m=m: m.score(us) - 2.0 * (seen[us].toarray() > 0)  # noqa: E731
                 runs[s]["popularity_unseen"] = _run(*bl.top_k(unseen, sd.users, k))
     return runs, {"seconds": secs}
+
+
+def run_explore(split_lines: pd.DataFrame, items: pd.DataFrame, params: dict[str, Any]) -> Runs:
+    """Per stage, ranked new-to-user items from the explore generators and their fusion
+    (:func:`~discovery_pipelines.personalization.explore.explore_lists`): stage -> name -> {"items"}."""
+    p = ExploreParams.model_validate(params)
+    runs: Runs = {}
+    for s in STAGES:
+        sd = stage_data(split_lines, s)
+        lists = ex.explore_lists(sd, items, p.weights, list_length=p.list_length, rrf_c=p.rrf_c,
+                                 params={"neighbour_items": p.neighbour_items.model_dump(),
+                                         "taxonomy_popularity": p.taxonomy_popularity.model_dump()})
+        runs[s] = {n: {"items": v} for n, v in lists.items()}
+    return runs
 
 
 def embed_items(split_lines: pd.DataFrame, products: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray]:
@@ -224,12 +239,13 @@ def score_candidates(models: dict, rows: dict[str, pd.DataFrame]) -> dict[str, p
 
 
 def evaluate_personalization(split_lines: pd.DataFrame, split_users: pd.DataFrame, baseline_runs: Runs,
-                             tt_runs: Runs, scored: dict[str, pd.DataFrame], semantic_id_stats: dict,
+                             tt_runs: Runs, explore_runs: Runs, scored: dict[str, pd.DataFrame], semantic_id_stats: dict,
                              ingest_decisions: dict, ranker_report: dict, two_tower_report: dict,
                              baseline_report: dict, blend: dict[str, Any], evaluation: dict[str, Any]):
     """Every model on both stages, CIs against the strongest baseline (chosen on valid), blend sweeps,
-    semantic-ID statistics: ``(metrics dict, per-user table, figure, markdown)``."""
-    return build_report(split_lines, split_users, baseline_runs, tt_runs, scored, semantic_id_stats,
+    explore trade-off, semantic-ID statistics: ``(metrics dict, per-user table, figure, trade-off figure,
+    markdown)``."""
+    return build_report(split_lines, split_users, baseline_runs, tt_runs, explore_runs, scored, semantic_id_stats,
                         ingest_decisions, ranker_report, two_tower_report, baseline_report,
                         BlendParams.model_validate(blend), EvaluationParams.model_validate(evaluation))
 

@@ -42,6 +42,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                      ["personalization_two_tower", "personalization_split_lines", f"{P}.evaluation"],
                      ["personalization_item_vectors", "personalization_two_tower_runs"], name="two_tower_retrieval"),
             ]),
+            _stage("explore", [
+                Node(n.run_explore, ["personalization_split_lines", "personalization_items", f"{P}.explore"],
+                     "personalization_explore_runs", name="run_explore"),
+            ]),
             _stage("semantic_ids", [
                 Node(n.build_semantic_ids,
                      ["personalization_item_text_embeddings", "personalization_items", "personalization_item_vectors",
@@ -62,12 +66,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             _stage("report", [
                 Node(n.evaluate_personalization,
                      ["personalization_split_lines", "personalization_split_users", "personalization_baseline_runs",
-                      "personalization_two_tower_runs", "personalization_scored_candidates",
-                      "personalization_semantic_id_stats", "personalization_ingest_decisions",
+                      "personalization_two_tower_runs", "personalization_explore_runs",
+                      "personalization_scored_candidates", "personalization_semantic_id_stats", "personalization_ingest_decisions",
                       "personalization_ranker_report", "personalization_two_tower_report",
                       "personalization_baseline_report", f"{P}.blend", f"{P}.evaluation"],
                      ["personalization_metrics", "personalization_per_user", "personalization_plot",
-                      "personalization_report_md"], name="evaluate_personalization"),
+                      "personalization_tradeoff_plot", "personalization_report_md"], name="evaluate_personalization"),
                 Node(n.export_recommender,
                      ["personalization_two_tower", "personalization_item_vectors", "personalization_items",
                       "personalization_split_lines",
