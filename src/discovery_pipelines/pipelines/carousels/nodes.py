@@ -495,6 +495,10 @@ def evaluate_carousels(carousel_items: pd.DataFrame, moderated: pd.DataFrame, st
     lists = carousel_items.sort_values("position").groupby("carousel_id")["product_id"].agg(list)
     users_of = carousel_items.groupby("carousel_id")["user_id"].first().astype(str)
     per_car = [hit_at_k(v, baskets.get(users_of[c], set()), k) for c, v in lists.items()]
+    # secondary view: each user's first shown carousel (lowest generation rank among those with items)
+    rank_of = pd.Series([int(str(c).rsplit(":", 1)[-1]) for c in lists.index], index=lists.index)
+    first = rank_of.groupby(users_of.reindex(lists.index).to_numpy()).idxmin()
+    top_car = [hit_at_k(lists[c], baskets.get(u, set()), k) for u, c in first.items()]
     pop10 = popularity_list(history, k)
     users = sorted(set(users_of))
     pop_hit = [hit_at_k(pop10, baskets.get(u, set()), k) for u in users]
@@ -514,6 +518,7 @@ def evaluate_carousels(carousel_items: pd.DataFrame, moderated: pd.DataFrame, st
         "precision@10_variants": prec, "relevance_titles": len(rel), "metadata_category_precision": meta_cat_precision,
         "hit_rate@10": {"carousel": float(np.mean(per_car)) if per_car else None,
                         "popularity_carousel": float(np.mean(pop_hit)) if pop_hit else None,
+                        "user_top_carousel": float(np.mean(top_car)) if top_car else None,
                         "user_all_carousels": float(np.mean(union_hit)) if union_hit else None,
                         f"popularity_top_{len(popN)}": float(np.mean(popN_hit)) if popN_hit else None,
                         "users": len(users), "carousels": len(per_car)},
