@@ -34,6 +34,8 @@ def main() -> None:
     ap.add_argument("--dataset", default="instacart_histories")
     ap.add_argument("--users", type=int, default=12)
     ap.add_argument("--jury-titles", type=int, default=60, help="held-out labelled titles sent to the LLM jury")
+    ap.add_argument("--rewrite-n", type=int, default=20,
+                    help="ambiguous queries and relevance titles sent to query rewriting / collection generation")
     ap.add_argument("--response-format", default="json_object", help="json_object (llama.cpp schema) | json_schema")
     ap.add_argument("--out", default=str(ROOT / "results" / "carousels"))
     a = ap.parse_args()
@@ -66,7 +68,7 @@ def main() -> None:
         mod, jr = nodes.moderate_carousels(gen, held, h.products, params)
         cands, stores, kr = nodes.retrieve_carousel_items(mod, hist, h.products, params)
         items, rr = nodes.rerank_carousel_items(cands, hist, nxt, params)
-        rw = nodes.rewrite_queries(rws, rel[:20], hist, h.products, params)
+        rw = nodes.rewrite_queries(rws[: a.rewrite_n], rel[: a.rewrite_n], hist, h.products, params)
         metrics, html = nodes.evaluate_carousels(items, mod, stores, prof, hist, nxt, h.products, rel, ps, gs, jr, kr,
                                                  rr, rw, params)
         lab = jr["labelled_set"].get(backend, jr["labelled_set"]["rules"])["all"]

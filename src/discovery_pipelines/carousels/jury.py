@@ -7,7 +7,9 @@ Three jurors, each with its own criteria:
 ``safety``     offensive language (profanity, insults, slurs) and unsafe food / product advice (hazards,
                risky items for vulnerable groups, household chemicals as food, tobacco, weapons).
 ``appetite``   unappetising (spoilage, disgust) and incoherent titles (placeholders, gibberish, repeated
-               words, only generic words, non-grocery nonsense, instructions addressed to the system).
+               words, only generic words, non-grocery nonsense, instructions addressed to the system, no
+               recognisable topic word, word salad: a descriptive word right before an article, a title
+               ending on an article / conjunction / possessive).
 ``policy``     brand names (lexicon of well-known brands, catalogue brands, trademark signs, possessive
                and camel-case brand shapes), wrong daypart (a phrase naming another part of day, alcohol
                at breakfast) and the configured off-policy topics.
@@ -26,6 +28,7 @@ prompts tell the juror to treat them as data.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -71,6 +74,78 @@ _PEOPLE_INSULT = re.compile(r"\b(ugly|fat|dumb|stupid|lazy|poor|old|gross|sad|lo
 _OLD = re.compile(r"\b(day|days|week|weeks|month|months|year|years)-old\b")
 
 
+@functools.lru_cache(maxsize=1)
+def base_vocabulary() -> frozenset[str]:
+    """English words the rules jurors recognise: the lower-case alphabetic whole words of the project's text
+    model's WordPiece vocabulary (all-MiniLM-L6-v2, ``vocab.txt``: about 21,700 words; Devlin et al. 2019,
+    BERT uncased) plus every word of the jury and generation lexicons. Empty when the packaged model is
+    not installed, which turns the recognisable-topic rule off (catalogue words passed to
+    :class:`RulesJuror` still count)."""
+    words: set[str] = set()
+    try:
+        from discovery_pipelines.search.models import resolve_model_path
+
+        vocab = resolve_model_path("all-MiniLM-L6-v2") / "vocab.txt"
+        words = {w for w in vocab.read_text(encoding="utf-8").split() if w.isascii() and w.isalpha() and len(w) > 1}
+    except (FileNotFoundError, ImportError, OSError):
+        return frozenset()
+    for name in dir(lx):
+        val = getattr(lx, name)
+        if name.isupper() and isinstance(val, (set, dict)):
+            for phrase in val:
+                words.update(_tokens(str(phrase).lower()))
+    return frozenset(words)
+
+
+def vocabulary_words(texts: Iterable[str]) -> set[str]:
+    """Lower-case word tokens of catalogue strings (product names, categories, product types), the
+    catalogue's own vocabulary for :class:`RulesJuror` (``vocabulary``)."""
+    out: set[str] = set()
+    for t in texts:
+        out.update(w for w in _tokens(_norm(t)) if w.isalpha())
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _vocabulary_trigrams() -> frozenset[str]:
+    x = {f"^{w}$" for w in base_vocabulary()}
+    return frozenset(w[i:i + 3] for w in x for i in range(len(w) - 2))
+
+
+def implausible_spelling(word: str, min_unseen: int = 2) -> bool:
+    """True when ``word`` has at least ``min_unseen`` letter trigrams (word boundaries included) that no
+    word of :func:`base_vocabulary` has ("xyzzy": ``^xy``, ``xyz``, ``yzz``): a character-level
+    plausibility test for words outside the vocabulary (False when the vocabulary is empty). Each
+    alphabetic part of a hyphenated word is tested on its own."""
+    tri = _vocabulary_trigrams()
+    if not tri:
+        return False
+    for part in re.split(r"[^a-z]+", word.lower()):  # hyphenated words: each part on its own
+        x = f"^{part}$"
+        if part and sum(x[i:i + 3] not in tri for i in range(len(x) - 2)) >= min_unseen:
+            return True
+    return False
+
+
+def known_word(word: str, vocab: frozenset[str] | set[str]) -> bool:
+    """True when ``word`` (lower-case) or a regular singular / base form of it is in ``vocab``
+    (``-s``, ``-es``, ``-ies`` -> ``-y``, ``'s``; hyphenated words when every part is known; numbers)."""
+    w = word.strip("'")
+    if not w or w.isdigit() or w in vocab:
+        return True
+    if "-" in w:
+        parts = [x for x in w.split("-") if x]
+        return bool(parts) and all(known_word(x, vocab) for x in parts)
+    forms = [w.removesuffix("'s")]
+    if w.endswith("ies"):
+        forms.append(w[:-3] + "y")
+    if w.endswith("es"):
+        forms.append(w[:-2])
+    if w.endswith("s"):
+        forms.append(w[:-1])
+    return any(f in vocab for f in forms)
+
+
 def _gibberish(tok: str) -> bool:
     if len(tok) >= 4 and any(tok in row for row in _KEYBOARD_ROWS):
         return True
@@ -88,13 +163,17 @@ class RulesJuror:
     Args:
         brands: extra brand names (e.g. the catalogue's ``brand`` values), matched case-insensitively.
         excluded_topics: off-policy topic words or phrases from configuration (``policy`` juror).
+        vocabulary: extra known words (e.g. :func:`vocabulary_words` of the catalogue) added to
+            :func:`base_vocabulary` for the ``appetite`` juror's recognisable-topic rule.
     """
 
     name: str
     brands: Sequence[str] = ()
     excluded_topics: Sequence[str] = ()
+    vocabulary: Iterable[str] = ()
     _extra: re.Pattern[str] | None = field(default=None, init=False, repr=False)
     _topics: re.Pattern[str] | None = field(default=None, init=False, repr=False)
+    _vocab: frozenset[str] = field(default=frozenset(), init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.name not in JURORS:
@@ -104,6 +183,9 @@ class RulesJuror:
         self._extra = _phrase_re(extra) if extra else None
         topics = {t.lower().strip() for t in self.excluded_topics if t and t.strip()}
         self._topics = _phrase_re(topics) if topics else None
+        if self.name == "appetite":
+            base = base_vocabulary()
+            self._vocab = base | {str(w).lower() for w in self.vocabulary} if base else frozenset()
 
     def reasons(self, title: str, daypart: str | None = None) -> list[str]:
         """Why this juror blocks ``title`` in ``daypart`` (empty list = allow)."""
@@ -140,6 +222,18 @@ class RulesJuror:
                 out.append("incoherent: not a grocery theme")
             if len({w for w in toks if w in lx.TEMPERATURES}) >= 3:
                 out.append("incoherent: contradictory")
+            # a title needs one recognisable topic word: when every content word that is not filler is
+            # unknown (to English / catalogue words) and one of them is spelt implausibly ("Your favourite
+            # xyzzy"), the carousel has no topic; rare real food words ("tzatziki") are spelt plausibly
+            # enough or known from the catalogue
+            topical = [w for w in content if w not in lx.TITLE_FILLER and w not in lx.GENERIC and not w.isdigit()]
+            unknown = [w for w in topical if not known_word(w, self._vocab)] if self._vocab else []
+            if topical and len(unknown) == len(topical) and any(implausible_spelling(w) for w in unknown):
+                out.append("incoherent: no recognisable topic word")
+            # word salad: a colour / number / taste word right before an article, or a dangling last word
+            if any(a in lx.DESCRIPTIVE and b in ("the", "an") for a, b in zip(toks, toks[1:])) \
+                    or (len(toks) > 1 and toks[-1] in lx.DANGLING):
+                out.append("incoherent: word salad")
         else:  # policy
             raw = str(title)
             if _RE["brand"].search(t) or (self._extra is not None and self._extra.search(t)):
@@ -266,13 +360,16 @@ class Jury:
 
 
 def make_jury(backend: str = "rules", *, veto: str = "any", brands: Sequence[str] = (),
-              excluded_topics: Sequence[str] = (), client: ChatClient | None = None) -> Jury:
-    """The three-juror jury (``rules`` or ``llm``; ``llm`` needs ``client``).
+              excluded_topics: Sequence[str] = (), client: ChatClient | None = None,
+              vocabulary: Iterable[str] = ()) -> Jury:
+    """The three-juror jury (``rules`` or ``llm``; ``llm`` needs ``client``); ``vocabulary``: catalogue
+    words the appetite juror knows besides :func:`base_vocabulary`.
 
     Raises:
         ValueError: unknown backend, or ``llm`` without a client.
     """
-    rules = [RulesJuror(n, brands=brands, excluded_topics=excluded_topics) for n in JURORS]
+    vocabulary = list(vocabulary)
+    rules = [RulesJuror(n, brands=brands, excluded_topics=excluded_topics, vocabulary=vocabulary) for n in JURORS]
     if backend == "rules":
         return Jury(rules, veto)
     if backend == "llm":

@@ -55,12 +55,13 @@ class MaskedExactKNN:
         return int(self.emb.shape[0])
 
     def search(self, queries: np.ndarray, mask_ids: Sequence[int] | np.ndarray | None = None, k: int = 10,
-               extra_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               extra_mask: np.ndarray | None = None, offset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` per query: ``(scores float32 (n_q, k), doc indices int64 (n_q, k))``.
 
         ``mask_ids[i]`` picks the stored mask row of query ``i`` (``None``: no stored mask); ``extra_mask`` (``(n_q, n_docs)``
-        bool) is AND-ed in (e.g. a metadata filter). Slots beyond the unmasked count get score ``-inf``
-        and index ``-1``.
+        bool) is AND-ed in (e.g. a metadata filter); ``offset`` (``(n_q, n_docs)`` float) is added to the
+        cosine before top-k (e.g. a penalty per metadata rank), so returned scores include it. Slots beyond
+        the unmasked count get score ``-inf`` and index ``-1``.
         """
         import torch
 
@@ -69,6 +70,8 @@ class MaskedExactKNN:
             q = q[None, :]
         with torch.inference_mode():
             scores = q @ self.emb.T
+            if offset is not None:
+                scores = scores + torch.as_tensor(np.asarray(offset, dtype=np.float32), device=self.device)
             m = None
             if mask_ids is not None:
                 m = self.masks[torch.as_tensor(np.asarray(mask_ids, dtype=np.int64), device=self.device)]

@@ -66,6 +66,25 @@ INCONGRUOUS = {"elbow", "elbows", "kneecap", "kneecaps", "toenail", "toenails", 
                "tears", "sadness", "existential", "gravel", "concrete", "asphalt", "plastic soup", "homework",
                "taxes", "spreadsheets", "carburetor"}
 TEMPERATURES = {"frozen", "hot", "warm", "cold", "iced", "chilled", "boiling"}
+# Title filler: praise / merchandising words that carry no topic of their own ("Your favourite ...").
+TITLE_FILLER = {"favourite", "favourites", "favorite", "favorites", "best", "top", "new", "great", "good",
+                "perfect", "tasty", "yummy", "delicious", "essential", "essentials", "staple", "staples", "restock",
+                "reorder", "ideas", "idea", "classic", "classics", "picks", "pick", "finds", "treats", "love",
+                "loved", "lovers", "go-to", "must-have", "must-haves", "special", "specials", "deals", "savings",
+                "try", "fresh", "everyday", "quick", "easy", "simple", "weekly", "daily", "time", "night",
+                "nights", "corner", "basics", "faves", "selections", "choices", "options", "again"}
+# Closed-class descriptive words (colours, number words, tastes and textures) that never stand right before
+# the article "the" / "an" in a well-formed title ("green the ..."); verbs that do ("start the day",
+# "beat the heat", "warm the soul") are deliberately absent.
+DESCRIPTIVE = {"red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white", "grey",
+               "gray", "golden", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+               "eleven", "twelve", "twenty", "hundred", "sweet", "salty", "sour", "bitter", "spicy", "savory",
+               "savoury", "crispy", "crunchy", "creamy", "cheesy", "juicy", "tangy", "zesty", "smoky", "tasty",
+               "yummy", "delicious", "fresh", "organic", "healthy", "frozen", "iced", "big", "small", "little",
+               "tiny", "huge", "large"}
+# Words a well-formed title does not end on ("Snacks for the", "Pasta and", "Treats for your"); prepositions
+# are absent because phrasal verbs end titles well ("Sauces you come back to").
+DANGLING = {"the", "a", "an", "and", "or", "nor", "your", "my", "our", "their", "his", "her"}
 INJECTION_PATTERNS = (
     r"\b(ignore|disregard|forget|override)\b.{0,30}\b(instructions?|rules?|prompts?|guidelines?|above)\b",
     r"\b(approve|allow) (this|it|me)\b", r"\bsystem prompt\b", r"\byou are now\b", r"\bjailbreak\b",

@@ -79,6 +79,7 @@ class RetrievalParams(_Strict):
     n_candidates: int = Field(50, ge=1, le=1000)
     n_stores: int = Field(5, ge=1, le=50)
     metadata_filter: bool = True
+    rank_penalty: float = Field(0.05, ge=0, le=1)
     faiss_queries: int = Field(200, ge=1)
 
 

@@ -30,13 +30,14 @@ from discovery_pipelines.carousels.generation import (
     metadata_from_json,
     select_diverse,
 )
-from discovery_pipelines.carousels.jury import client_for, heldout_mask, jury_figures, make_jury
+from discovery_pipelines.carousels.jury import client_for, heldout_mask, jury_figures, make_jury, vocabulary_words
 from discovery_pipelines.carousels.knn import MaskedExactKNN, compare_with_faiss
 from discovery_pipelines.carousels.params import CarouselsParams, parse_params
 from discovery_pipelines.carousels.profiles import build_profiles, split_next_basket, visit_context
 from discovery_pipelines.carousels.rerank import block_rerank, engagement_scores, engagement_tables, similarity_to_unit
 from discovery_pipelines.carousels.report import carousel_html
 from discovery_pipelines.carousels.retrieval import (
+    category_centroids,
     category_texts,
     describe_device,
     expand_metadata,
@@ -206,8 +207,11 @@ def moderate_carousels(carousels: pd.DataFrame, jury_titles: pd.DataFrame, produ
     p = _p(params)
     t0 = time.perf_counter()
     brands = [b for b in products["brand"].dropna().astype(str).unique()] if "brand" in products else []
+    # the catalogue's words (names, categories, product types) count as known topic words for the jury
+    vocab = vocabulary_words(pd.concat([products[c].dropna().astype(str).drop_duplicates() for c in
+                                        ("title", "department", "category", "product_type") if c in products]))
     rules_jury = make_jury("rules", veto=p.moderation.veto, brands=brands,
-                           excluded_topics=p.generation.excluded_topics)
+                           excluded_topics=p.generation.excluded_topics, vocabulary=vocab)
     jury, backend = rules_jury, "rules"
     if p.moderation.backend == "llm":
         client = client_for(p.moderation.llm)
@@ -215,7 +219,8 @@ def moderate_carousels(carousels: pd.DataFrame, jury_titles: pd.DataFrame, produ
             log.warning("carousels.moderation.backend=llm but no model configured; using the rules jury")
         else:
             jury, backend = make_jury("llm", veto=p.moderation.veto, brands=brands,
-                                      excluded_topics=p.generation.excluded_topics, client=client), "llm"
+                                      excluded_topics=p.generation.excluded_topics, client=client,
+                                      vocabulary=vocab), "llm"
     m = jury.moderate(carousels["title"].tolist(), carousels["daypart"].tolist()) if len(carousels) else None
     out = carousels.copy()
     out["verdict"] = m["verdict"].to_numpy() if m is not None else []
@@ -265,7 +270,7 @@ def retrieve_carousel_items(moderated: pd.DataFrame, history: pd.DataFrame, prod
             user_mask[u] = cat.store_masks[s].any(axis=0) if cat.has_stores and s is not None and len(s) else None
         allowed.append(user_mask[u])
     t1 = time.perf_counter()
-    S, I = retrieve(knn, cat, q_emb, metas, allowed, r.n_candidates, r.metadata_filter)
+    S, I = retrieve(knn, cat, q_emb, metas, allowed, r.n_candidates, r.metadata_filter, rank_penalty=r.rank_penalty)
     knn_s = time.perf_counter() - t1
     report: dict[str, Any] = {}
     rows = []
@@ -465,14 +470,16 @@ def evaluate_carousels(carousel_items: pd.DataFrame, moderated: pd.DataFrame, st
     dept_of = cat.items.dropna(subset=["category"]).groupby("category")["department"].first().to_dict()
     cats = sorted(cat.category_size)
     t_emb = embed(titles)
-    metas = expand_metadata(t_emb, cats, embed(category_texts(cats, dept_of)), dept_of)
+    metas = expand_metadata(t_emb, cats, embed(category_texts(cats, dept_of)), dept_of,
+                            centroids=category_centroids(item_emb, cat.items["category"].tolist(), cats))
     pop = history["product_id"].astype(str).value_counts()
     pop = pop / pop.max()
     prec = {}
     for name, use_meta, filt in (("title_only", False, False), ("title_metadata", True, False),
                                  ("title_metadata_filter", True, True)):
         q = embed([query_text(t, m) for t, m in zip(titles, metas)]) if use_meta else t_emb
-        S, I = retrieve(knn, cat, q, metas, [None] * len(titles), p.retrieval.n_candidates, filt)
+        S, I = retrieve(knn, cat, q, metas, [None] * len(titles), p.retrieval.n_candidates, filt,
+                        rank_penalty=p.retrieval.rank_penalty)
         lists = []
         for srow, irow in zip(S, I):
             ok = irow >= 0
@@ -488,6 +495,10 @@ def evaluate_carousels(carousel_items: pd.DataFrame, moderated: pd.DataFrame, st
     lists = carousel_items.sort_values("position").groupby("carousel_id")["product_id"].agg(list)
     users_of = carousel_items.groupby("carousel_id")["user_id"].first().astype(str)
     per_car = [hit_at_k(v, baskets.get(users_of[c], set()), k) for c, v in lists.items()]
+    # secondary view: each user's first shown carousel (lowest generation rank among those with items)
+    rank_of = pd.Series([int(str(c).rsplit(":", 1)[-1]) for c in lists.index], index=lists.index)
+    first = rank_of.groupby(users_of.reindex(lists.index).to_numpy()).idxmin()
+    top_car = [hit_at_k(lists[c], baskets.get(u, set()), k) for u, c in first.items()]
     pop10 = popularity_list(history, k)
     users = sorted(set(users_of))
     pop_hit = [hit_at_k(pop10, baskets.get(u, set()), k) for u in users]
@@ -507,6 +518,7 @@ def evaluate_carousels(carousel_items: pd.DataFrame, moderated: pd.DataFrame, st
         "precision@10_variants": prec, "relevance_titles": len(rel), "metadata_category_precision": meta_cat_precision,
         "hit_rate@10": {"carousel": float(np.mean(per_car)) if per_car else None,
                         "popularity_carousel": float(np.mean(pop_hit)) if pop_hit else None,
+                        "user_top_carousel": float(np.mean(top_car)) if top_car else None,
                         "user_all_carousels": float(np.mean(union_hit)) if union_hit else None,
                         f"popularity_top_{len(popN)}": float(np.mean(popN_hit)) if popN_hit else None,
                         "users": len(users), "carousels": len(per_car)},
