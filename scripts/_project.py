@@ -65,3 +65,9 @@ def project_splits(queries: pd.DataFrame, params: dict[str, Any] | None = None) 
     """
     sp = (params if params is not None else project_params())["ingest"]["splits"]
     return assign_splits(queries, dict(sp["fractions"]), salt=str(sp.get("salt", "discovery")))
+
+
+def sample_split(queries: pd.DataFrame, split: str, n: int, seed: int) -> pd.DataFrame:
+    """The ``split`` rows of ``queries`` (``split`` column), or a seeded sample of ``n`` of them (``n <= 0``: all)."""
+    s = queries[queries["split"] == split]
+    return s if n <= 0 or n >= len(s) else s.sample(n=n, random_state=seed)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import discovery_pipelines  # noqa: E402,F401  (offline env)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from _project import ROOT, RESULTS, project_splits, provenance  # noqa: E402
+from _project import ROOT, RESULTS, project_splits, provenance, sample_split  # noqa: E402
 
 from discovery_pipelines.data.io import write_json  # noqa: E402
 from discovery_pipelines.data.ingest import load_home_depot  # noqa: E402
@@ -39,11 +39,6 @@ from discovery_pipelines.search.evaluation import dense_run  # noqa: E402
 from discovery_pipelines.search.retrieval import BM25Retriever  # noqa: E402
 
 log = logging.getLogger("benchmark_distill")
-
-
-def _sample(q: pd.DataFrame, split: str, n: int, seed: int) -> pd.DataFrame:
-    s = q[q["split"] == split]
-    return s if n <= 0 or n >= len(s) else s.sample(n=n, random_state=seed)
 
 
 def main() -> None:
@@ -72,8 +67,8 @@ def main() -> None:
     ds = load_home_depot(Path(args.data_root) / "home_depot")
     queries, products, qrels = project_splits(ds.queries), ds.products, ds.qrels
     judged_q = queries[queries["query_id"].isin(set(qrels["query_id"]))]
-    ev_q = pd.concat([_sample(judged_q, "dev", args.dev, args.seed), _sample(judged_q, "holdout", args.holdout, args.seed)])
-    tr_q = _sample(judged_q, "train", args.train, args.seed)
+    ev_q = pd.concat([sample_split(judged_q, "dev", args.dev, args.seed), sample_split(judged_q, "holdout", args.holdout, args.seed)])
+    tr_q = sample_split(judged_q, "train", args.train, args.seed)
     judged = set(qrels[qrels["query_id"].isin(set(ev_q["query_id"]) | set(tr_q["query_id"]))]["product_id"])
     others = products[~products["product_id"].isin(judged)].sample(n=args.distractors, random_state=args.seed)
     catalogue = pd.concat([products[products["product_id"].isin(judged)], others]).reset_index(drop=True)

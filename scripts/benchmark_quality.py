@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import discovery_pipelines  # noqa: E402,F401  (offline env)
 import pandas as pd  # noqa: E402
-from _project import project_splits  # noqa: E402
+from _project import project_splits, sample_split  # noqa: E402
 
 from discovery_pipelines.data.ingest import load_home_depot  # noqa: E402
 from discovery_pipelines.data.io import write_json  # noqa: E402
@@ -43,11 +43,6 @@ from discovery_pipelines.search.rerank import load_cross_encoder  # noqa: E402
 from discovery_pipelines.search.retrieval import BM25Retriever, run_to_dict  # noqa: E402
 
 log = logging.getLogger("benchmark_quality")
-
-
-def _sample(q: pd.DataFrame, split: str, n: int, seed: int) -> pd.DataFrame:
-    s = q[q["split"] == split]
-    return s if n <= 0 or n >= len(s) else s.sample(n=n, random_state=seed)
 
 
 def main() -> None:
@@ -73,8 +68,8 @@ def main() -> None:
     queries = project_splits(ds.queries)
     products, qrels = ds.products, ds.qrels
     judged_q = queries[queries["query_id"].isin(set(qrels["query_id"]))]
-    ev_q = pd.concat([_sample(judged_q, "dev", args.dev, args.seed), _sample(judged_q, "holdout", args.holdout, args.seed)])
-    tr_q = _sample(judged_q, "train", args.train, args.seed)
+    ev_q = pd.concat([sample_split(judged_q, "dev", args.dev, args.seed), sample_split(judged_q, "holdout", args.holdout, args.seed)])
+    tr_q = sample_split(judged_q, "train", args.train, args.seed)
     if args.distractors > 0:
         judged = set(qrels[qrels["query_id"].isin(set(ev_q["query_id"]))]["product_id"])
         others = products[~products["product_id"].isin(judged)].sample(n=args.distractors, random_state=args.seed)
