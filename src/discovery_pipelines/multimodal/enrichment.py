@@ -165,3 +165,11 @@ def photo_class_posterior(photo_vecs: np.ndarray, class_vecs: np.ndarray, labels
     report = {"tower_scale": float(base_scale), "scale": scale, "val_nll_by_multiplier": nll, "top_k": int(top_k),
               "prototype_beta": float(beta), "n_val": int(len(val_idx))}
     return class_posterior(photo_vecs, protos, scale, top_k), report
+
+
+def photo_captions(posterior: np.ndarray, class_text_emb: np.ndarray) -> np.ndarray:
+    """Each photo's caption in the frozen text model's own space: :func:`expected_text_vectors` of the
+    L2-normalised class-text embeddings ``class_text_emb`` ``(C, text_dim)``; ``(N, text_dim)`` float32, norms <= 1.
+    The plain text model searches these like titles (the caption index)."""
+    emb = np.asarray(class_text_emb, np.float32)
+    return expected_text_vectors(posterior, emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12))

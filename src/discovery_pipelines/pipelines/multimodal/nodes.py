@@ -25,8 +25,8 @@ from discovery_pipelines.multimodal import params as P  # noqa: E402
 from discovery_pipelines.multimodal import plots  # noqa: E402
 from discovery_pipelines.multimodal.enrichment import (  # noqa: E402
     class_prototypes,
-    expected_text_vectors,
     inferred_text_vectors,
+    photo_captions,
     photo_class_posterior,
 )
 from discovery_pipelines.multimodal.images import decode_images  # noqa: E402
@@ -254,8 +254,7 @@ def evaluate_retrieval(query_tower: Any, product_vectors: np.ndarray, listing_te
     full_text = class_text_emb[test["fine_class_id"].to_numpy()]
     # the photo's caption in the text model's own space: sum_c p(c | photo) e(class text c), not renormalised,
     # so a query scores a blank listing by its expected similarity to the listing's unknown class text
-    caption = expected_text_vectors(photo_posterior[te], class_text_emb / np.maximum(
-        np.linalg.norm(class_text_emb, axis=1, keepdims=True), 1e-12))
+    caption = photo_captions(photo_posterior[te], class_text_emb)
     text_or_caption = np.where(blank[:, None], caption, doc_text) if ep.enabled else doc_text
     out: dict[str, Any] = {"n_queries": len(qids), "n_listings": len(ids), "n_blank_listings": int(blank.sum())}
     per_query = []
@@ -336,14 +335,13 @@ def export_caption_index(catalogue: pd.DataFrame, listing_text_emb: np.ndarray, 
                          photo_posterior: np.ndarray, params: dict[str, Any]) -> dict[str, Any]:
     """Test listings in the **text model's** space, for the index dataset served by the plain text model
     (``mm_caption_index``): a titled listing is its title + description embedding, a blank one the caption its
-    photo implies, ``sum_c p(c | photo) e_c`` (:func:`multimodal.enrichment.expected_text_vectors`, norms <= 1:
+    photo implies, ``sum_c p(c | photo) e_c`` (:func:`multimodal.enrichment.photo_captions`, norms <= 1:
     a query scores it by its expected similarity to the listing's class text)."""
     p = P.ExportParams.model_validate(params)
     te = _rows(catalogue, "test")
     test = catalogue.iloc[te].reset_index(drop=True)
     blank = test["blank_title"].to_numpy(dtype=bool)
-    unit = class_text_emb / np.maximum(np.linalg.norm(class_text_emb, axis=1, keepdims=True), 1e-12)
-    caption = expected_text_vectors(photo_posterior[te], unit)
+    caption = photo_captions(photo_posterior[te], class_text_emb)
     vecs = np.where(blank[:, None], caption, listing_text_emb[te]).astype(np.float32)
     return {"products": test[["product_id", "title", "category_path", "image_path", "locale", "fine_class_name",
                               "blank_title"]],
