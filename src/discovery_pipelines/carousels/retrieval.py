@@ -31,6 +31,7 @@ import pandas as pd
 from discovery_pipelines.carousels.catalogue import Catalogue, pretty
 from discovery_pipelines.carousels.knn import MaskedExactKNN
 from discovery_pipelines.carousels.schema import CarouselMetadata
+from discovery_pipelines.search.embeddings import group_centroids
 
 
 def query_text(title: str, meta: CarouselMetadata) -> str:
@@ -51,11 +52,7 @@ def category_centroids(item_emb: np.ndarray, item_category: Sequence[str | None]
     a category without items."""
     pos = {c: i for i, c in enumerate(categories)}
     idx = np.array([pos.get(c, -1) if c is not None else -1 for c in item_category], dtype=np.int64)
-    ok = idx >= 0
-    out = np.zeros((len(categories), item_emb.shape[1]), dtype=np.float64)
-    np.add.at(out, idx[ok], np.asarray(item_emb, dtype=np.float64)[ok])
-    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-    return out.astype(np.float32)
+    return group_centroids(item_emb, idx, len(categories))
 
 
 def expand_metadata(title_emb: np.ndarray, categories: Sequence[str], cat_emb: np.ndarray, dept_of: dict[str, str],

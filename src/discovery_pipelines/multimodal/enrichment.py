@@ -5,7 +5,7 @@ A listing without a title still carries the text its photo implies. The product 
 
     p(c | photo) = softmax_c( s * u . k_c )        over the top-K classes, 0 elsewhere
 
-(``s`` the tower's learned logit scale, so the temperature is the one the contrastive loss calibrated). The
+(``s`` the tower's learned logit scale times a multiple chosen on the val photos, below). The
 class texts' projected vectors ``t_c`` weighted by it give the inferred text vector
 
     t_hat = normalise( sum_c p(c | photo) t_c )
@@ -31,6 +31,9 @@ train photo keep their text vector.
 from __future__ import annotations
 
 import numpy as np
+
+from discovery_pipelines.multimodal.training import topk_classes
+from discovery_pipelines.search.embeddings import group_centroids
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -60,11 +63,8 @@ def class_prototypes(text_vecs: np.ndarray, photo_vecs: np.ndarray, labels: np.n
         raise ValueError(f"class_prototypes: labels must be in 0..{len(text_vecs) - 1}")
     if beta == 0 or not len(labels):
         return _normalise(text_vecs)
-    sums = np.zeros_like(text_vecs)
-    np.add.at(sums, labels, photo_vecs)
-    counts = np.bincount(labels, minlength=len(text_vecs)).astype(np.float32)[:, None]
-    means = np.where(counts > 0, sums / np.maximum(counts, 1.0), 0.0)
-    return _normalise(text_vecs + beta * _normalise(means) * (counts > 0))
+    # a class without train photos has a zero centroid, so it keeps its text vector
+    return _normalise(text_vecs + beta * group_centroids(photo_vecs, labels, len(text_vecs)))
 
 
 def class_posterior(photo_vecs: np.ndarray, prototypes: np.ndarray, scale: float, top_k: int) -> np.ndarray:
@@ -79,8 +79,7 @@ def class_posterior(photo_vecs: np.ndarray, prototypes: np.ndarray, scale: float
     if photo_vecs.shape[1] != prototypes.shape[1]:
         raise ValueError(f"class_posterior: dims {photo_vecs.shape[1]} and {prototypes.shape[1]} differ")
     logits = float(scale) * (np.asarray(photo_vecs, np.float32) @ np.asarray(prototypes, np.float32).T)
-    k = min(int(top_k), logits.shape[1])
-    keep = np.argpartition(-logits, k - 1, axis=1)[:, :k]
+    keep = topk_classes(logits, int(top_k))
     top = np.take_along_axis(logits, keep, axis=1)
     w = np.exp(top - top.max(axis=1, keepdims=True))
     w /= w.sum(axis=1, keepdims=True)

@@ -36,6 +36,28 @@ def product_texts(products: pd.DataFrame, fields: Sequence[str] = ("title",), se
     return [sep.join(v for v in row if v and v.strip()) for row in parts.itertuples(index=False)]
 
 
+def group_centroids(vectors: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """The L2-normalised mean vector of each group: ``(n_groups, d)`` float32, a zero row for a group without
+    members (class / category prototypes, Snell et al. 2017).
+
+    Args:
+        vectors: ``(N, d)`` embeddings. groups: int ``(N,)`` group of each row, ``-1`` = none (ignored).
+
+    Raises:
+        ValueError: ``groups`` has not one entry per row, or a group id is ``>= n_groups``.
+    """
+    groups = np.asarray(groups, dtype=np.int64)
+    if len(groups) != len(vectors):
+        raise ValueError(f"group_centroids: {len(groups)} group ids for {len(vectors)} vectors")
+    ok = groups >= 0
+    if ok.any() and int(groups[ok].max()) >= n_groups:
+        raise ValueError(f"group_centroids: group ids must be < {n_groups}")
+    out = np.zeros((n_groups, np.shape(vectors)[1]), dtype=np.float64)
+    np.add.at(out, groups[ok], np.asarray(vectors, dtype=np.float64)[ok])
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out.astype(np.float32)
+
+
 def corpus_fingerprint(texts: Sequence[str]) -> str:
     """SHA-256 of the texts in order, each followed by a NUL byte (hex)."""
     return sha256_parts(f"{t}\x00" for t in texts)

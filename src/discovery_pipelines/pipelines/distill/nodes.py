@@ -80,8 +80,11 @@ def expand_training_labels(teacher: Any, candidate: Any, products: pd.DataFrame,
     judged_of: dict[str, list[str]] = {}
     for a, b in human:
         judged_of.setdefault(a, []).append(b)
-    cands = {qid: [p for p, _ in hybrid[qid]] + [p for p in judged_of.get(qid, []) if p not in dict(hybrid[qid])]
-             for qid in q["query_id"]}
+    cands = {}
+    for qid in q["query_id"]:
+        top = [p for p, _ in hybrid[qid]]
+        in_top = set(top)
+        cands[qid] = top + [p for p in judged_of.get(qid, []) if p not in in_top]
     text = dict(zip(q["query_id"], q["text"]))
 
     def score(qids: list[str]) -> pd.DataFrame:
