@@ -81,6 +81,29 @@ def test_generation_enforces_count_balance_diversity_exclusions(stages):
         assert cats and (set(cats) & own or r.daypart_affine)  # personal, or daypart-affine in own department
 
 
+def test_staples_carousel_leads_with_the_users_restocks(stages):
+    gen, prof = stages["gen"], stages["prof"].set_index("user_id")
+    st = gen[gen["source"] == "staples"]
+    assert len(st) >= 30 and (st["rank"] == 0).all() and (st["title"] == "Your weekly staples").all()
+    assert stages["gstats"]["staples_carousels"] == len(st)
+    hist, cat_of = stages["hist"], dict(zip(stages["prods"]["product_id"], stages["prods"]["category"]))
+    items = stages["items"].sort_values("position")
+    checked = 0
+    for r in st.itertuples():
+        cats = json.loads(r.metadata)["category"]
+        assert cats == [c for c in prof.loc[r.user_id, "top_categories"] if "spirits" not in c.lower()][:3]
+        shown = items.loc[items["carousel_id"] == r.carousel_id, "product_id"].tolist()
+        if not shown:
+            continue  # blocked by the jury or nothing retrieved
+        own = hist[(hist["user_id"] == r.user_id) & hist["product_id"].map(cat_of).isin(cats)]["product_id"]
+        counts = own.value_counts()
+        # one of the user's five most restocked items of the theme leads (R mixes in popularity at 0.2, and
+        # the first block of 5 is re-ordered by R * S)
+        assert counts.get(shown[0], 0) >= counts.nlargest(5).min() > 0
+        checked += 1
+    assert checked >= 30
+
+
 def test_retrieval_rerank_and_evaluation(stages, ic_slice):
     mod, cands, items = stages["mod"], stages["cands"], stages["items"]
     allowed = set(mod.loc[mod["verdict"] == "allow", "carousel_id"])
@@ -106,6 +129,8 @@ def test_retrieval_rerank_and_evaluation(stages, ic_slice):
     # at an equal item budget (N carousels x 10 vs the N x 10 most popular items) personal carousels win
     assert h["user_all_carousels"] > h[next(k for k in h if k.startswith("popularity_top_"))]
     assert metrics["rerank"]["hit_rate@10"] > metrics["rerank"]["hit_rate@10_similarity_only"]
+    assert set(h["carousel_by_source"]) == {"staples", "rules"}
+    assert sum(v["carousels"] for v in h["carousel_by_source"].values()) == h["carousels"]
     assert metrics["jury"]["heldout"]["veto"]["recall_bad"] >= 0.95
     assert html.startswith("<!doctype html>") and html.count("<h2>User") == 2 and "<script" not in html
 

@@ -14,6 +14,13 @@ Requirements of seed 004, each enforced here and measured in the report:
 * exclusions: ``excluded_topics`` (words / phrases) never become a topic; brand names are never used
   (rules titles come from category names; LLM titles naming a brand are blocked by the jury).
 
+A **staples** slot comes first for both backends (``staples_categories`` > 0): "Your weekly staples", whose
+metadata is the user's top ``staples_categories`` categories (narrowed to the user's product types there when
+the union is too broad). A one-category topic caps what a carousel can hit in the next basket (on
+completejourney the user's own top-10 items of their top category reach 0.23 hit-rate@10, of their sixth 0.13,
+against 0.31 for the all-category bestsellers); the staples theme spans the categories the user restocks
+most, as a grocery homepage's "buy it again" row does.
+
 Backends: :class:`RulesCarouselGenerator` (offline, deterministic) and :class:`LLMCarouselGenerator`
 (one request per user through the project's :class:`~discovery_pipelines.synthetic.llm.ChatClient`,
 JSON schema :class:`~discovery_pipelines.carousels.schema.CarouselAnswer`, the user id echoed; an answer
@@ -115,10 +122,13 @@ class RulesCarouselGenerator:
 
     name = "rules"
 
+    STAPLES_TITLE = "Your weekly staples"
+
     def __init__(self, catalogue: Catalogue, n: int = 6, min_items: int = 15, max_items: int = 2500,
-                 excluded_topics: Sequence[str] = ()) -> None:
+                 excluded_topics: Sequence[str] = (), staples_categories: int = 0) -> None:
         self.cat, self.n, self.min_items, self.max_items = catalogue, n, min_items, max_items
         self.excluded_topics = list(excluded_topics)
+        self.staples_categories = int(staples_categories)
         it = catalogue.items
         self.dept_of = it.dropna(subset=["category"]).groupby("category")["department"].agg(
             lambda s: s.value_counts().index[0]).to_dict()
@@ -129,8 +139,30 @@ class RulesCarouselGenerator:
             self.cats_by_dept.setdefault(d, []).append(c)
         self.stats: Counter = Counter()
 
+    def staples(self, profile: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The staples carousel (see module doc) or ``None`` when disabled, when the user has no own
+        categories, or when its topic stays outside ``[min_items, max_items]`` even narrowed (counted)."""
+        if self.staples_categories <= 0:
+            return None
+        cats = [c for c in (profile.get("top_categories") or []) if c in self.dept_of and
+                not excluded(f"{c} {self.dept_of[c]} {pretty(c)}", self.excluded_topics)][: self.staples_categories]
+        if not cats:
+            return None
+        pts: list[str] = []
+        size = self.cat.topic_size(cats, [])
+        if size > self.max_items:
+            pts = [t for t in (profile.get("top_product_types") or []) if self.cat_of_type.get(t) in cats]
+            size = self.cat.topic_size(cats, pts) if pts else size
+        if not self.min_items <= size <= self.max_items:
+            self.stats["staples_balance_rejected"] += 1
+            return None
+        meta = CarouselMetadata(department=sorted({self.dept_of[c] for c in cats}), category=cats, product_type=pts)
+        return {"title": self.STAPLES_TITLE, "metadata": meta, "topic_size": size, "daypart_affine": False,
+                "source": "staples"}
+
     def candidates(self, profile: Mapping[str, Any], daypart: str | None) -> list[dict[str, Any]]:
-        """Ranked candidate carousels (more than ``n``: diversity selection happens later)."""
+        """Ranked candidate carousels (more than ``n``: diversity selection happens later), the staples
+        carousel first when enabled."""
         own = [c for c in (profile.get("top_categories") or []) if c in self.dept_of]
         depts = [d for d in (profile.get("top_departments") or []) if d in self.cats_by_dept]
         # personal topics first (rank-weighted), then daypart-affine categories of the user's departments
@@ -145,7 +177,8 @@ class RulesCarouselGenerator:
                 if a > 0 and c not in scored:
                     scored[c] = -1.0 + 0.25 * a
         types = [t for t in (profile.get("top_product_types") or []) if t in self.cat_of_type]
-        out = []
+        st = self.staples(profile)
+        out = [st] if st is not None else []
         for c, s in sorted(scored.items(), key=lambda kv: (-kv[1], kv[0])):
             d = self.dept_of[c]
             if excluded(f"{c} {d} {pretty(c)}", self.excluded_topics):
@@ -267,11 +300,15 @@ class LLMCarouselGenerator:
         res = self.client.map(jobs, desc="carousels (LLM)")
         out = []
         for (prof, ctx), r in zip(rows, res):
-            cands = [] if r.parsed is None else self.answer_to_candidates(r.parsed, prof, ctx.get("daypart"))
+            st = self.rules.staples(prof)
+            cands = [st] if st is not None else []
+            if r.parsed is not None:
+                cands += self.answer_to_candidates(r.parsed, prof, ctx.get("daypart"))
             self.stats["answers_valid" if r.parsed is not None else "answers_invalid"] += 1
             if len(cands) < self.rules.n:
                 fill = [c for c in self.rules.generate_one(prof, ctx)
-                        if c["metadata"].category not in [x["metadata"].category for x in cands]]
+                        if c["metadata"].category not in [x["metadata"].category for x in cands]
+                        and c["source"] != "staples"]
                 self.stats["filled_by_rules"] += max(0, min(len(fill), 2 * self.rules.n - len(cands)))
                 cands += fill
             out.append(cands)

@@ -55,6 +55,7 @@ class GenerationParams(_Strict):
     max_items: int = Field(1500, ge=1)
     diversity_threshold: float = Field(0.8, gt=0, le=1)
     excluded_topics: list[str] = Field(default_factory=list)
+    staples_categories: int = Field(3, ge=0, le=8)
     llm: LLMParams = Field(default_factory=LLMParams)
 
     @model_validator(mode="after")

@@ -136,7 +136,7 @@ def hash_u(u: str) -> str:
 def _rules_gen(catalogue: Catalogue, p: CarouselsParams) -> RulesCarouselGenerator:
     g = p.generation
     return RulesCarouselGenerator(catalogue, n=g.n_carousels, min_items=g.min_items, max_items=g.max_items,
-                                  excluded_topics=g.excluded_topics)
+                                  excluded_topics=g.excluded_topics, staples_categories=g.staples_categories)
 
 
 def generate_carousels(profiles: pd.DataFrame, visit: pd.DataFrame, history: pd.DataFrame, products: pd.DataFrame,
@@ -174,6 +174,7 @@ def generate_carousels(profiles: pd.DataFrame, visit: pd.DataFrame, history: pd.
              "users": int(profiles["user_id"].nunique()), "users_with_carousels": int(per_user.size),
              "carousels": int(len(out)), "carousels_per_user_mean": float(per_user.mean()) if len(per_user) else 0.0,
              "users_short_of_n": int((per_user < g.n_carousels).sum()), "candidates": int(len(cands)),
+             "staples_carousels": int((out["source"] == "staples").sum()) if len(out) else 0,
              "rejected_too_similar": int(rejected_similar), **{f"rules_{k}": int(v) for k, v in rules.stats.items()},
              "daypart_affine_share": float(out["daypart_affine"].mean()) if len(out) else 0.0,
              "diversity": diversity_stats(by_user_emb),
@@ -495,6 +496,8 @@ def evaluate_carousels(carousel_items: pd.DataFrame, moderated: pd.DataFrame, st
     lists = carousel_items.sort_values("position").groupby("carousel_id")["product_id"].agg(list)
     users_of = carousel_items.groupby("carousel_id")["user_id"].first().astype(str)
     per_car = [hit_at_k(v, baskets.get(users_of[c], set()), k) for c, v in lists.items()]
+    source_of = moderated.set_index("carousel_id")["source"] if "source" in moderated else pd.Series(dtype=str)
+    by_source = pd.Series(per_car, index=lists.index).groupby(source_of.reindex(lists.index).fillna("?").to_numpy())
     # secondary view: each user's first shown carousel (lowest generation rank among those with items)
     rank_of = pd.Series([int(str(c).rsplit(":", 1)[-1]) for c in lists.index], index=lists.index)
     first = rank_of.groupby(users_of.reindex(lists.index).to_numpy()).idxmin()
@@ -521,6 +524,8 @@ def evaluate_carousels(carousel_items: pd.DataFrame, moderated: pd.DataFrame, st
                         "user_top_carousel": float(np.mean(top_car)) if top_car else None,
                         "user_all_carousels": float(np.mean(union_hit)) if union_hit else None,
                         f"popularity_top_{len(popN)}": float(np.mean(popN_hit)) if popN_hit else None,
+                        "carousel_by_source": {str(src): {"hit_rate@10": float(v.mean()), "carousels": int(len(v))}
+                                               for src, v in by_source},
                         "users": len(users), "carousels": len(per_car)},
         "jury": {"heldout": {j: lab["rules"]["heldout"][j] for j in ("safety", "appetite", "policy", "veto")},
                  "heldout_n": [lab["rules"]["heldout"]["n_bad"], lab["rules"]["heldout"]["n_good"]],
