@@ -106,6 +106,10 @@ def test_finetune_chain_ci(ci_project: Path):
     student = json.loads((rep / "distill" / "student_summary.json").read_text())
     assert student["config"]["loss"] == "distill_kl" and student["selected_step"] in (2, 4)
     assert any("loss" in h for h in student["history"])
+    dm = json.loads((rep / "distill" / "metrics.json").read_text())
+    assert dm["label_expansion"]["scored_pairs"] == expansion["scored_pairs"]
+    assert dm["throughput"]["student_training"]["value"] == student["examples_per_second"] > 0
+    assert dm["throughput"]["teacher_scoring"]["budget"]["unit"] == "queries"
     assert "Served default mode" in (rep / "quality" / "report.md").read_text()
     if promoted:
         manifest = json.loads((index_dir / "manifest.json").read_text())

@@ -10,7 +10,7 @@ import pytest
 from scipy.special import log_softmax
 
 from discovery_pipelines.data.splits import judged_and_sampled
-from discovery_pipelines.finetune.distill import ensemble_scores, hybrid_candidates, student_examples
+from discovery_pipelines.finetune.distill import budgeted_expansion, ensemble_scores, hybrid_candidates, student_examples
 from discovery_pipelines.finetune.gate import choose_contender, regression_gate
 from discovery_pipelines.search.embeddings import product_texts
 from discovery_pipelines.search.evaluation import dense_run
@@ -62,21 +62,55 @@ def test_ensemble_takes_the_human_label_where_judged_and_mixes_the_hybrid():
         ensemble_scores(logits, hybrid, human, ce_weight=1.5)
 
 
+def _cosine_teacher(dense, qids):
+    """A stand-in teacher for the ensemble / budget / rows tests: the dense cosine x 10 as the logit (the
+    cross-encoder itself is trained and measured in test_quality_slice)."""
+    cos = {(q, p): float(s) for i, q in enumerate(qids) for p, s in zip(dense[0][i], dense[1][i]) if p is not None}
+
+    def score(text, cands):
+        rows = [(q, t, p, r + 1, 10 * cos.get((q, p), 0.0)) for q, t in text.items() for r, p in enumerate(cands[q])]
+        df = pd.DataFrame(rows, columns=["query_id", "query", "product_id", "rank", "teacher_logit"])
+        df["teacher_prob"] = 1.0 / (1.0 + np.exp(-df["teacher_logit"]))
+        df["teacher_label"] = np.where(df["teacher_prob"] >= 0.6, "teacher_positive",
+                                       np.where(df["teacher_prob"] <= 0.1, "teacher_negative", "uncertain"))
+        return df
+    return score
+
+
 @pytest.fixture(scope="module")
-def labels(train_runs, hd_small):
-    """Scored pairs as the expansion node builds them, with the cross-encoder logit replaced by the dense
-    cosine x 10 (the ensemble and the rows are what is under test here, not the teacher)."""
+def expansion(train_runs, hd_small):
+    """Label expansion as the node runs it (:func:`budgeted_expansion`) over the 25 queries' hybrid top 12."""
     train, bm25, dense = train_runs
     qids = train["query_id"].tolist()
     hyb = hybrid_candidates(qids, bm25, dense, alpha=0.5, top_k=12)
-    cos = {(q, p): float(s) for i, q in enumerate(qids) for p, s in zip(dense[0][i], dense[1][i]) if p is not None}
-    r = hd_small.qrels
-    human = {(a, b): g / r["gain"].max() for a, b, g in zip(r["query_id"], r["product_id"], r["gain"])}
-    text = dict(zip(train["query_id"], train["text"]))
-    rows = [(q, text[q], p, 10 * cos.get((q, p), 0.0), s, human.get((q, p), np.nan)) for q in qids for p, s in hyb[q]]
-    df = pd.DataFrame(rows, columns=["query_id", "query", "product_id", "teacher_logit", "hybrid_score", "human_label"])
-    df["teacher_score"] = ensemble_scores(df["teacher_logit"], df["hybrid_score"], df["human_label"], ce_weight=0.5)
-    return df
+    q = train.assign(source="train")[["query_id", "text", "source"]].reset_index(drop=True)
+    return q, hyb, _cosine_teacher(dense, qids)
+
+
+@pytest.fixture(scope="module")
+def labels(expansion, hd_small):
+    q, hyb, score = expansion
+    return budgeted_expansion(q, hyb, hd_small.qrels, score, ce_weight=0.5, probe_queries=5, budget_seconds=None)[0]
+
+
+def test_budgeted_expansion_scores_judged_and_hybrid_pairs_within_its_budget(expansion, labels, hd_small):
+    q, hyb, score = expansion
+    r = hd_small.qrels[hd_small.qrels["query_id"].isin(set(q["query_id"]))]
+    got = {(a, b): h for a, b, h in zip(labels["query_id"], labels["product_id"], labels["human_label"])}
+    # every judged pair of the scored queries is in, with its soft label gain / max gain
+    for a, b, g in zip(r["query_id"], r["product_id"], r["gain"]):
+        assert got[(a, b)] == pytest.approx(g / hd_small.qrels["gain"].max())
+    assert all((a, p) in got for a, lst in hyb.items() for p, _ in lst)
+    un = labels[labels["human_label"].isna()]
+    expect = 0.5 / (1 + np.exp(-un["teacher_logit"])) + 0.5 * un["hybrid_score"]
+    np.testing.assert_allclose(un["teacher_score"], expect, rtol=1e-5)
+    # a budget shorter than the probe: only the probe queries are scored, and the stats say so
+    few, stats = budgeted_expansion(q, hyb, hd_small.qrels, score, ce_weight=0.5, probe_queries=5,
+                                    budget_seconds=1e-9)
+    assert few["query_id"].nunique() == 5 and stats["queries"] == {"train": 5}
+    assert stats["budget"]["reason"].startswith("capped") and stats["scored_pairs"] == len(few)
+    assert stats["teacher_pairs_per_human_label"] == pytest.approx(
+        stats["unjudged_pairs"] / stats["human_labels_of_sampled_train_queries"])
 
 
 def test_student_rows_rank_the_positive_above_sampled_lower_scored_negatives(labels, hd_small):

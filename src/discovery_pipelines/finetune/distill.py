@@ -23,11 +23,16 @@ which :func:`discovery_pipelines.finetune.trainer.train` trains on with ``loss: 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from discovery_pipelines.data.splits import held_out_texts
+from discovery_pipelines.data.text import normalize_query
+from discovery_pipelines.finetune.budget import plan_steps
 from discovery_pipelines.search.fusion import weighted_sum
 from discovery_pipelines.search.retrieval import Run
 
@@ -136,3 +141,98 @@ def student_examples(labels: pd.DataFrame, doc_text: Mapping[str, str], *, negat
             "teacher_scores", "source"]
     out = pd.DataFrame(rows, columns=cols)
     return out.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def expansion_queries(queries: pd.DataFrame, qrels: pd.DataFrame, synthetic_pairs: pd.DataFrame, *,
+                      train_queries: int, synthetic_queries: int, seed: int) -> pd.DataFrame:
+    """The queries label expansion scores: a seeded sample of ``train_queries`` train-split queries that have
+    qrels and of ``synthetic_queries`` synthetic queries (none spelling a dev / holdout or any known query,
+    compared after :func:`~discovery_pipelines.data.text.normalize_query`), in one seeded order so that a
+    time budget keeps their mix.
+
+    Returns:
+        DataFrame ``query_id, text, source`` (``source`` train | synthetic; synthetic ids ``synthetic:<i>``).
+    """
+    train_q = queries[(queries["split"] == "train") & queries["query_id"].isin(set(qrels["query_id"]))]
+    train_q = train_q.sample(n=min(train_queries, len(train_q)), random_state=seed)
+    frames = [pd.DataFrame({"query_id": train_q["query_id"].astype(str), "text": train_q["text"].astype(str),
+                            "source": "train"})]
+    if len(synthetic_pairs) and synthetic_queries:
+        held, seen = held_out_texts(queries), {normalize_query(t) for t in queries["text"]}
+        syn = pd.Series(synthetic_pairs["query"].astype(str).unique())
+        syn = syn[[normalize_query(t) not in held and normalize_query(t) not in seen for t in syn]]
+        syn = syn.sample(n=min(synthetic_queries, len(syn)), random_state=seed) if len(syn) else syn
+        frames.append(pd.DataFrame({"query_id": [f"synthetic:{i}" for i in range(len(syn))], "text": syn.tolist(),
+                                    "source": "synthetic"}))
+    return pd.concat(frames, ignore_index=True).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def budgeted_expansion(queries: pd.DataFrame, hybrid: Mapping[str, list[tuple[str, float]]], qrels: pd.DataFrame,
+                       score: Callable[[Mapping[str, str], Mapping[str, list[str]]], pd.DataFrame], *,
+                       ce_weight: float, probe_queries: int, budget_seconds: float | None
+                       ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Score each query's hybrid candidates plus its judged products with the teacher, within a time budget,
+    and attach the ensemble score (:func:`ensemble_scores`).
+
+    The first ``probe_queries`` queries measure seconds per query; :func:`~discovery_pipelines.finetune.budget
+    .plan_steps` then caps how many of the (seeded-order) queries are scored in ``budget_seconds``
+    (``None`` = all).
+
+    Args:
+        queries: ``query_id, text, source`` (:func:`expansion_queries`).
+        hybrid: ``{query_id: [(product_id, score in [0, 1]), ...]}`` (:func:`hybrid_candidates`).
+        qrels: ``query_id, product_id, gain``; the human soft label is ``gain / max(gain)``.
+        score: ``score(query_text, candidates) -> DataFrame`` with at least ``query_id, product_id,
+            teacher_logit`` (e.g. :func:`discovery_pipelines.finetune.teacher.expand_labels` bound to a model).
+
+    Returns:
+        ``(labels, stats)``: ``labels`` = ``score``'s columns + ``source, hybrid_score (float32), human_label
+        (float32, NaN when unjudged), teacher_score``; ``stats`` the pairs added per human label, the teacher's
+        positives / confirmed negatives by source, seconds, pairs/s and the budget plan.
+    """
+    max_gain = float(qrels["gain"].max())
+    r = qrels[qrels["query_id"].isin(set(queries["query_id"]))]
+    human = {(a, b): g / max_gain for a, b, g in zip(r["query_id"].astype(str), r["product_id"].astype(str), r["gain"])}
+    judged_of: dict[str, list[str]] = {}
+    for a, b in human:
+        judged_of.setdefault(a, []).append(b)
+    cands = {}
+    for qid in queries["query_id"]:
+        top = [p for p, _ in hybrid[qid]]
+        in_top = set(top)
+        cands[qid] = top + [p for p in judged_of.get(qid, []) if p not in in_top]
+    text = dict(zip(queries["query_id"], queries["text"]))
+    qids = queries["query_id"].tolist()
+    t1 = time.perf_counter()
+    first = score({k: text[k] for k in qids[:probe_queries]}, cands)
+    per_query = (time.perf_counter() - t1) / max(min(probe_queries, len(qids)), 1)
+    plan = plan_steps(len(qids), per_query, budget_seconds)
+    rest = qids[probe_queries: plan["steps"]]
+    labels = pd.concat([first, score({k: text[k] for k in rest}, cands)] if rest else [first], ignore_index=True)
+    t_score = time.perf_counter() - t1
+    q = queries[queries["query_id"].isin(set(labels["query_id"]))]
+    r = r[r["query_id"].isin(set(q["query_id"]))]
+    labels["source"] = labels["query_id"].map(dict(zip(q["query_id"], q["source"])))
+    hyb = {(qid, p): s for qid, lst in hybrid.items() for p, s in lst}
+    keys = list(zip(labels["query_id"], labels["product_id"]))
+    labels["hybrid_score"] = np.array([hyb.get(k, 0.0) for k in keys], dtype=np.float32)
+    labels["human_label"] = np.array([human.get(k, np.nan) for k in keys], dtype=np.float32)
+    labels["teacher_score"] = ensemble_scores(labels["teacher_logit"].to_numpy(), labels["hybrid_score"].to_numpy(),
+                                              labels["human_label"].to_numpy(), ce_weight=ce_weight)
+    unjudged = labels["human_label"].isna()
+    n_human = int(len(r))
+    by = labels[unjudged].groupby(["source", "teacher_label"]).size().unstack(fill_value=0)
+    stats = {
+        "queries": {s: int(n) for s, n in q["source"].value_counts().items()},
+        "scored_pairs": int(len(labels)), "unjudged_pairs": int(unjudged.sum()),
+        "human_labels_of_sampled_train_queries": n_human,
+        "teacher_pairs_per_human_label": float(unjudged.sum() / max(n_human, 1)),
+        "teacher_positives_per_human_label": float(
+            (unjudged & (labels["teacher_label"] == "teacher_positive")).sum() / max(n_human, 1)),
+        "teacher_confirmed_negatives": int((unjudged & (labels["teacher_label"] == "teacher_negative")).sum()),
+        "by_source": {s: {k: int(v) for k, v in row.items()} for s, row in by.iterrows()},
+        "seconds": {"teacher_scoring": t_score},
+        "budget": {**plan, "unit": "queries"},
+        "teacher_pairs_per_second": float(len(labels) / max(t_score, 1e-9)),
+    }
+    return labels, stats

@@ -12,10 +12,7 @@ import numpy as np
 import pandas as pd
 
 from discovery_pipelines.data.params import validate
-from discovery_pipelines.data.splits import held_out_texts
-from discovery_pipelines.data.text import normalize_query
-from discovery_pipelines.finetune.budget import plan_steps
-from discovery_pipelines.finetune.distill import ensemble_scores, hybrid_candidates, student_examples
+from discovery_pipelines.finetune.distill import budgeted_expansion, expansion_queries, hybrid_candidates, student_examples
 from discovery_pipelines.finetune.params import DevEvalParams, ExpansionParams, ModelsParams, StudentExamplesParams
 from discovery_pipelines.finetune.teacher import expand_labels
 from discovery_pipelines.finetune.trainer import TrainConfig, dev_split_evaluator, train
@@ -27,25 +24,6 @@ from discovery_pipelines.search.precision import resolve_precision
 from discovery_pipelines.search.retrieval import BM25Retriever
 
 log = logging.getLogger(__name__)
-
-
-def _expansion_queries(queries: pd.DataFrame, qrels: pd.DataFrame, synthetic_pairs: pd.DataFrame,
-                       e: ExpansionParams) -> pd.DataFrame:
-    """Seeded sample of train-split queries with qrels and of synthetic queries (none spelling a dev /
-    holdout query): ``query_id, text, source``."""
-    train_q = queries[(queries["split"] == "train") & queries["query_id"].isin(set(qrels["query_id"]))]
-    train_q = train_q.sample(n=min(e.train_queries, len(train_q)), random_state=e.seed)
-    frames = [pd.DataFrame({"query_id": train_q["query_id"].astype(str), "text": train_q["text"].astype(str),
-                            "source": "train"})]
-    if len(synthetic_pairs) and e.synthetic_queries:
-        held, seen = held_out_texts(queries), {normalize_query(t) for t in queries["text"]}
-        syn = pd.Series(synthetic_pairs["query"].astype(str).unique())
-        syn = syn[[normalize_query(t) not in held and normalize_query(t) not in seen for t in syn]]
-        syn = syn.sample(n=min(e.synthetic_queries, len(syn)), random_state=e.seed) if len(syn) else syn
-        frames.append(pd.DataFrame({"query_id": [f"synthetic:{i}" for i in range(len(syn))], "text": syn.tolist(),
-                                    "source": "synthetic"}))
-    # one seeded order for both sources, so that a time budget keeps their mix
-    return pd.concat(frames, ignore_index=True).sample(frac=1.0, random_state=e.seed).reset_index(drop=True)
 
 
 def expand_training_labels(teacher: Any, candidate: Any, products: pd.DataFrame, queries: pd.DataFrame,
@@ -66,7 +44,8 @@ def expand_training_labels(teacher: Any, candidate: Any, products: pd.DataFrame,
     """
     e = validate(ExpansionParams, params, "distill.expansion")
     models = validate(ModelsParams, model_params, "finetune.models")
-    q = _expansion_queries(queries, qrels, synthetic_pairs, e)
+    q = expansion_queries(queries, qrels, synthetic_pairs, train_queries=e.train_queries,
+                          synthetic_queries=e.synthetic_queries, seed=e.seed)
     texts = product_texts(products, ("title",))
     doc_text = dict(zip(products["product_id"].astype(str), texts))
     t0 = time.perf_counter()
@@ -74,60 +53,17 @@ def expand_training_labels(teacher: Any, candidate: Any, products: pd.DataFrame,
     dense = dense_run(candidate, products, q, k=e.depth, cache_dir=models.cache_dir, show_progress=False)
     hybrid = hybrid_candidates(q["query_id"].tolist(), bm25, dense, alpha=e.hybrid_alpha, top_k=e.top_k)
     t_retrieve = time.perf_counter() - t0
-    max_gain = float(qrels["gain"].max())
-    r = qrels[qrels["query_id"].isin(set(q["query_id"]))]
-    human = {(a, b): g / max_gain for a, b, g in zip(r["query_id"].astype(str), r["product_id"].astype(str), r["gain"])}
-    judged_of: dict[str, list[str]] = {}
-    for a, b in human:
-        judged_of.setdefault(a, []).append(b)
-    cands = {}
-    for qid in q["query_id"]:
-        top = [p for p, _ in hybrid[qid]]
-        in_top = set(top)
-        cands[qid] = top + [p for p in judged_of.get(qid, []) if p not in in_top]
-    text = dict(zip(q["query_id"], q["text"]))
 
-    def score(qids: list[str]) -> pd.DataFrame:
-        return expand_labels(teacher, {k: text[k] for k in qids}, cands, doc_text,
-                             top_k=max(len(c) for c in cands.values()), positive_prob=e.positive_prob,
-                             negative_prob=e.negative_prob, batch_size=e.batch_size,
+    def score(text: dict[str, str], cands: dict[str, list[str]]) -> pd.DataFrame:
+        return expand_labels(teacher, text, cands, doc_text, top_k=max(len(c) for c in cands.values()),
+                             positive_prob=e.positive_prob, negative_prob=e.negative_prob, batch_size=e.batch_size,
                              precision=resolve_precision("auto"), source="expansion")
 
-    # time budget: score the first queries, then as many more as budget / measured seconds per query allows
-    qids = q["query_id"].tolist()
-    t1 = time.perf_counter()
-    first = score(qids[: e.probe_queries])
-    per_query = (time.perf_counter() - t1) / max(min(e.probe_queries, len(qids)), 1)
-    plan = plan_steps(len(qids), per_query, e.budget_seconds)
-    labels = pd.concat([first, score(qids[e.probe_queries: plan["steps"]])], ignore_index=True)
-    t_score = time.perf_counter() - t1
-    q = q[q["query_id"].isin(set(labels["query_id"]))]
-    r = r[r["query_id"].isin(set(q["query_id"]))]
-    labels["source"] = labels["query_id"].map(dict(zip(q["query_id"], q["source"])))
-    hyb = {(qid, p): s for qid, lst in hybrid.items() for p, s in lst}
-    keys = list(zip(labels["query_id"], labels["product_id"]))
-    labels["hybrid_score"] = np.array([hyb.get(k, 0.0) for k in keys], dtype=np.float32)
-    labels["human_label"] = np.array([human.get(k, np.nan) for k in keys], dtype=np.float32)
-    labels["teacher_score"] = ensemble_scores(labels["teacher_logit"].to_numpy(), labels["hybrid_score"].to_numpy(),
-                                              labels["human_label"].to_numpy(), ce_weight=e.ce_weight)
-    unjudged = labels["human_label"].isna()
-    n_human = int(len(r))
-    by = labels[unjudged].groupby(["source", "teacher_label"]).size().unstack(fill_value=0)
-    stats = {
-        "queries": {s: int(n) for s, n in q["source"].value_counts().items()},
-        "scored_pairs": int(len(labels)), "unjudged_pairs": int(unjudged.sum()),
-        "human_labels_of_sampled_train_queries": n_human,
-        "teacher_pairs_per_human_label": float(unjudged.sum() / max(n_human, 1)),
-        "teacher_positives_per_human_label": float(
-            (unjudged & (labels["teacher_label"] == "teacher_positive")).sum() / max(n_human, 1)),
-        "teacher_confirmed_negatives": int((unjudged & (labels["teacher_label"] == "teacher_negative")).sum()),
-        "by_source": {s: {k: int(v) for k, v in row.items()} for s, row in by.iterrows()},
-        "ensemble": {"ce_weight": e.ce_weight, "hybrid_alpha": e.hybrid_alpha, "top_k": e.top_k, "depth": e.depth},
-        "thresholds": {"positive_prob": e.positive_prob, "negative_prob": e.negative_prob},
-        "seconds": {"retrieval": t_retrieve, "teacher_scoring": t_score},
-        "budget": {**plan, "unit": "queries"},
-        "teacher_pairs_per_second": float(len(labels) / max(t_score, 1e-9)),
-    }
+    labels, stats = budgeted_expansion(q, hybrid, qrels, score, ce_weight=e.ce_weight, probe_queries=e.probe_queries,
+                                       budget_seconds=e.budget_seconds)
+    stats["seconds"]["retrieval"] = t_retrieve
+    stats["ensemble"] = {"ce_weight": e.ce_weight, "hybrid_alpha": e.hybrid_alpha, "top_k": e.top_k, "depth": e.depth}
+    stats["thresholds"] = {"positive_prob": e.positive_prob, "negative_prob": e.negative_prob}
     tracking.log_metrics({"expansion_pairs_per_human_label": stats["teacher_pairs_per_human_label"],
                           "expansion_pairs_per_second": stats["teacher_pairs_per_second"]})
     log.info("label expansion: %d pairs scored (%.1f per human label) at %.0f pairs/s", len(labels),
@@ -163,3 +99,27 @@ def train_student(examples: pd.DataFrame, candidate: Any, products: pd.DataFrame
     res = train(candidate, examples, Path(work_dir), cfg, evaluator=evaluator,
                 callbacks=[tracking.MlflowStepCallback(prefix="student_")])
     return load_model(res.model_dir), res.summary(cfg)
+
+
+def report_distill(expansion_stats: dict[str, Any], example_stats: dict[str, Any],
+                   student_summary: dict[str, Any]) -> dict[str, Any]:
+    """``data/08_reporting/distill/metrics.json``: what label expansion added (pairs per human label, the
+    teacher's positives and confirmed negatives), the student's rows, and each stage's seconds, throughput and
+    budget plan. The student's retrieval figures against BM25 and today's recipe are in the quality report."""
+    sec = expansion_stats.get("seconds", {})
+    return {
+        "label_expansion": {k: expansion_stats.get(k) for k in (
+            "queries", "scored_pairs", "unjudged_pairs", "human_labels_of_sampled_train_queries",
+            "teacher_pairs_per_human_label", "teacher_positives_per_human_label", "teacher_confirmed_negatives",
+            "ensemble")},
+        "student_examples": {k: example_stats.get(k) for k in ("rows", "queries", "by_source", "teacher_margin_mean")},
+        "student": {k: student_summary.get(k) for k in ("examples", "best_metric", "selected_step", "selection")},
+        "throughput": {
+            "teacher_scoring": {"seconds": sec.get("teacher_scoring"), "unit": "pairs/s",
+                                "value": expansion_stats.get("teacher_pairs_per_second"),
+                                "budget": expansion_stats.get("budget")},
+            "retrieval_seconds": sec.get("retrieval"),
+            "student_training": {"seconds": student_summary.get("train_seconds"), "unit": "examples/s",
+                                 "value": student_summary.get("examples_per_second"),
+                                 "budget": student_summary.get("budget")}},
+    }

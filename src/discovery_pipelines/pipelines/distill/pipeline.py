@@ -1,7 +1,7 @@
 """Wiring of ``distill`` (namespace ``distill``: one collapsible group in kedro-viz). Inputs at its border: the
 contract tables, the synthetic queries, the candidate (the student's initialisation and the dense half of the
 hybrid candidates) and the quality stage's cross-encoder teacher; outputs: ``student_model``,
-``student_summary`` and ``label_expansion_stats``."""
+``student_summary``, ``label_expansion_stats`` and ``distill.metrics`` (data/08_reporting/distill/metrics.json)."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -21,6 +21,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                  ["student_examples", "candidate_model", "products", "queries", "qrels", "params:distill.train",
                   "params:distill.dev_eval", "params:distill.work_dir"],
                  ["student_model", "student_summary"], name="train_student"),
+            Node(n.report_distill, ["label_expansion_stats", "student_example_stats", "student_summary"], "metrics",
+                 name="report_distill"),
         ],
         namespace="distill",
         inputs={"quality.teacher_model", "candidate_model", "products", "queries", "qrels", "synthetic_pairs"},
