@@ -37,6 +37,8 @@ def main() -> None:
     ap.add_argument("--rewrite-n", type=int, default=20,
                     help="ambiguous queries and relevance titles sent to query rewriting / collection generation")
     ap.add_argument("--response-format", default="json_object", help="json_object (llama.cpp schema) | json_schema")
+    ap.add_argument("--no-system-role", action="store_true",
+                    help="fold the system prompt into the user turn (chat templates without a system role: Gemma)")
     ap.add_argument("--out", default=str(ROOT / "results" / "carousels"))
     a = ap.parse_args()
     if not os.environ.get("DISCOVERY_LLM_MODEL"):
@@ -53,6 +55,7 @@ def main() -> None:
     titles = pd.read_csv(labels / "jury_titles.csv", keep_default_na=False)
     llm = {"settings": {"max_concurrency": 1, "max_retries": 1, "invalid_retries": 1, "timeout_s": 180,
                         "temperature": 0.0, "max_tokens": 400, "response_format": a.response_format,
+                        "system_role": not a.no_system_role,
                         "cache_dir": str(ROOT / "data" / "02_intermediate" / "llm_cache")}}
     out: dict = {}
     for backend in ("rules", "llm"):

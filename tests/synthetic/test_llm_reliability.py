@@ -14,7 +14,13 @@ from pydantic import SecretStr
 
 from discovery_pipelines.failure_analysis.clustering import cluster_names
 from discovery_pipelines.synthetic.generators import OpenAIGenerator
-from discovery_pipelines.synthetic.llm import ChatClient, LLMSettings, public_endpoint, resolve_llm_settings
+from discovery_pipelines.synthetic.llm import (
+    ChatClient,
+    LLMSettings,
+    fold_system,
+    public_endpoint,
+    resolve_llm_settings,
+)
 from discovery_pipelines.synthetic.qc import LLMJury, RulesJury, quality_control
 from discovery_pipelines.synthetic.schema import GenerationRequest
 
@@ -130,3 +136,20 @@ def test_a_key_in_the_base_url_reaches_no_report_log_or_mlflow_param(fake_llm, t
     # parameters are logged to MLflow by kedro-mlflow: connection settings are refused there
     with pytest.raises(ValueError, match="credentials"):
         resolve_llm_settings({"model": "m", "base_url": keyed}, {}, {})
+
+
+def test_system_prompt_is_folded_into_the_user_turn_for_templates_without_a_system_role(fake_llm, tmp_path):
+    fake, url = fake_llm
+    fake.script = {"P-OK": ["ok", "ok"]}
+    with_role = OpenAIGenerator(client=ChatClient(_settings(url, tmp_path / "a")))
+    assert len(with_role.generate(_requests(["P-OK"]))) == 2
+    sent = fake.bodies[-1]["messages"]
+    assert [m["role"] for m in sent][0] == "system"
+    system_text = sent[0]["content"]
+    folded = OpenAIGenerator(client=ChatClient(_settings(url, tmp_path / "b", system_role=False)))
+    assert len(folded.generate(_requests(["P-OK"]))) == 2
+    got = fake.bodies[-1]["messages"]
+    assert all(m["role"] != "system" for m in got)
+    assert got[0]["role"] == "user" and got[0]["content"].startswith(system_text + "\n\n")
+    assert got[0]["content"].endswith(sent[1]["content"])
+    assert fold_system([{"role": "system", "content": "S"}]) == [{"role": "user", "content": "S"}]

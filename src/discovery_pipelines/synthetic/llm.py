@@ -88,6 +88,7 @@ class LLMSettings:
     max_tokens: int = 256
     response_format: str = "json_schema"  # json_schema | json_object | none
     strict_schema: bool = False
+    system_role: bool = True  # False: the model's chat template has no system role (Gemma), see fold_system
     price_prompt_per_1k: float = 0.0
     price_completion_per_1k: float = 0.0
     cache_dir: str | None = "data/02_intermediate/llm_cache"
@@ -161,6 +162,24 @@ def resolve_llm_settings(params: Mapping[str, Any] | None, credentials: Mapping[
     known = {f for f in LLMSettings.__dataclass_fields__ if f not in {"model", "base_url", "api_key"}}
     extra = {k: v for k, v in params.items() if k in known}
     return LLMSettings(model=str(model), base_url=base_url, api_key=SecretStr(str(key)), **extra)
+
+
+def fold_system(messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    """Messages for a chat template without a system role: the system messages' text goes in front of the
+    first user message (separated by a blank line) instead of being dropped by the template, as llama.cpp's
+    ``gemma`` chat format does. Without a user message the system text becomes one.
+
+    Returns a new list; the input is not changed.
+    """
+    system = "\n\n".join(str(m["content"]) for m in messages if m.get("role") == "system")
+    rest = [dict(m) for m in messages if m.get("role") != "system"]
+    if not system:
+        return rest
+    for m in rest:
+        if m.get("role") == "user":
+            m["content"] = f"{system}\n\n{m['content']}"
+            return rest
+    return [{"role": "user", "content": system}, *rest]
 
 
 @dataclass
@@ -358,6 +377,8 @@ class ChatClient:
         """
         import openai
 
+        if not self.settings.system_role:
+            messages = fold_system(messages)
         key = self.cache_key(messages, schema)
         path = self._cache_path(key)
         if path is not None and path.exists():
