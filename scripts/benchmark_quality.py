@@ -107,10 +107,12 @@ def main() -> None:
                                         precision=cfg.precision)
         timings["agreement_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        speed = C.add_rerank(splits, "base", latency_ce, doc_text, top_n=args.top_n, precision=cfg.precision)
+        speed, rerank_choice = C.add_rerank(splits, "base", latency_ce, doc_text, top_n=args.top_n,
+                                            precision=cfg.precision, first_stage_weights=(0.0, 0.25, 0.5, 0.75))
         timings["rerank_s"] = time.perf_counter() - t
         teacher_rec = {"summary": res.summary(), "precision_choice": prec,
-                       "examples": ex["source"].value_counts().to_dict(), "agreement_dev": agreement}
+                       "examples": ex["source"].value_counts().to_dict(), "agreement_dev": agreement,
+                       "rerank": rerank_choice}
     per_q, table = C.score_systems(splits, rel_threshold=2.0, baselines=("bm25", "hybrid_rrf60:base"))
     latency = C.mode_latency(catalogue, splits["dev"].texts[:30], "all-MiniLM-L6-v2", latency_ce,
                              FusionConfig.from_dict(fusion["config"]), top_n=args.top_n)

@@ -12,7 +12,7 @@ from discovery_pipelines.finetune.teacher import TeacherConfig, teacher_examples
 from discovery_pipelines.quality import compare as C
 from discovery_pipelines.search.embeddings import product_texts
 from discovery_pipelines.search.fusion import FusionConfig, fuse
-from discovery_pipelines.search.rerank import load_cross_encoder, order_by_logits, rerank_run, score_pairs
+from discovery_pipelines.search.rerank import interpolate, load_cross_encoder, order_by_logits, rerank_run, score_pairs
 from discovery_pipelines.search.retrieval import BM25Retriever, run_to_dict
 
 CFG = TeacherConfig(negatives_per_query=2, candidates=20, batch_size=8, max_steps=3, max_length=32,
@@ -67,6 +67,13 @@ def test_rerank_reorders_only_the_top_n_by_cross_encoder_logit(teacher, catalogu
         assert list(ids[qi, len(head): len(head) + len(tail)]) == tail
         assert np.all(np.diff(sc[qi, : len(head) + len(tail)]) <= 1e-6)
     assert order_by_logits(["a", "b"], [0.1, 0.9], ["c"]) == [("b", 0.9), ("a", 0.1), ("c", pytest.approx(-0.9))]
+    # interpolation with the first stage: min-max of each, weighted; 0 = the logits, 1 = the first stage
+    lg, fs = np.array([2.0, 0.0, 1.0]), np.array([0.1, 0.9, 0.5])
+    np.testing.assert_allclose(interpolate(lg, fs, 0.0), lg)
+    np.testing.assert_allclose(interpolate(lg, fs, 0.5), 0.5 * np.array([1.0, 0.0, 0.5]) + 0.5 * np.array([0.0, 1.0, 0.5]))
+    assert np.argsort(-interpolate(lg, fs, 1.0)).tolist() == [1, 2, 0]
+    with pytest.raises(ValueError, match="first_stage_weight"):
+        interpolate(lg, fs, 1.5)
 
 
 def test_agreement_and_serving_choice(teacher, catalogue, catalogue_emb, st_model):
@@ -79,9 +86,16 @@ def test_agreement_and_serving_choice(teacher, catalogue, catalogue_emb, st_mode
                                 candidates=splits["dev"].runs["hybrid:base"], top_n=5)
     assert agree["n_judged_pairs"] == len(qrels) and -1 <= agree["spearman_vs_gain"] <= 1
     assert 0 <= agree["roc_auc_judged_vs_unjudged_candidates"] <= 1
-    C.add_rerank(splits, "base", teacher, title, top_n=5, k=50)
+    _, rr = C.add_rerank(splits, "base", teacher, title, top_n=5, k=50, first_stage_weights=(0.5, 1.0))
+    by_w = rr["dev_ndcg@10_by_weight"]
+    assert set(by_w) == {"0.0", "0.5", "1.0"} and by_w[str(rr["first_stage_weight"])] == max(by_w.values())
     _, table = C.score_systems(splits, rel_threshold=2.0, baselines=("bm25",), samples=200)
     assert {"bm25", "dense:base", "hybrid:base", "hybrid_rrf60:base", "rerank:base"} <= set(table["dev"])
+    assert table["dev"]["rerank:base"]["ndcg@10"] == pytest.approx(by_w[str(rr["first_stage_weight"])])
+    # weight 1 keeps the hybrid's order: its nDCG is the hybrid's
+    assert by_w["1.0"] == pytest.approx(table["dev"]["hybrid:base"]["ndcg@10"])
+    if rr["first_stage_weight"] != 0.0:
+        assert table["dev"]["rerank_ce:base"]["ndcg@10"] == pytest.approx(by_w["0.0"])
     assert table["dev"]["hybrid:base"]["ndcg@10"] == pytest.approx(fusion["dev_ndcg@10"])
     lat = C.mode_latency(products, q["text"].tolist()[:5], st_model, teacher, FusionConfig.from_dict(fusion["config"]),
                          top_n=5, candidates=50, cache_dir=None)
@@ -148,6 +162,19 @@ def test_served_rerank_mode_engine_cli_http(rerank_index, minilm_path, teacher, 
     fallback = plain.search("drill", mode="rerank")       # no cross-encoder: the hybrid ranking, said so
     assert fallback.mode == "hybrid" and [h.product_id for h in fallback.hits] == [
         h.product_id for h in plain.search("drill", mode="hybrid").hits]
+    # a manifest weight interpolates the cross-encoder with the fused score; hits keep the raw logit
+    mixed = export_index(tmp_path / "mixed", st_model, catalogue[0], catalogue_emb, show_progress=False,
+                         fusion=FusionConfig("weighted", {"bm25": 0.6, "dense": 0.4}).to_dict(), reranker=teacher,
+                         rerank_top_n=10, rerank_first_stage_weight=0.5, default_mode="rerank")
+    me = SearchService(mixed, minilm_path, device="cpu").engine
+    assert me.rerank_first_stage_weight == 0.5
+    hyb = me.search("cordless drill battery", k=10, mode="hybrid").hits
+    lg = score_pairs(teacher, ["cordless drill battery"] * len(hyb), [h.title for h in hyb])
+    want = [hyb[j].product_id for j in np.argsort(-interpolate(lg, [h.score for h in hyb], 0.5), kind="stable")]
+    got = me.search("cordless drill battery", k=10, mode="rerank").hits
+    assert [h.product_id for h in got] == want
+    np.testing.assert_allclose([h.scores["cross_encoder"] for h in got],
+                               [lg[[x.product_id for x in hyb].index(h.product_id)] for h in got], rtol=1e-2, atol=1e-2)
 
 
 def test_trainer_plans_steps_from_a_throughput_probe(hd_small, minilm_path):

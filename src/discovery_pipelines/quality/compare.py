@@ -5,7 +5,8 @@ Usable without Kedro (``pipelines/quality`` wires it; ``scripts/benchmark_qualit
 slice). Systems are named ``bm25``, ``dense:<model>``, ``hybrid_rrf60:<model>`` (RRF c=60, equal
 weights: the fusion served before tuning), ``hybrid_rrf:<model>`` / ``hybrid_weighted:<model>`` (best of
 each family on dev), ``hybrid:<model>`` (the fusion chosen on dev) and ``rerank:<model>`` (the chosen
-hybrid's top ``top_n`` re-ordered by the cross-encoder).
+hybrid's top ``top_n`` re-ordered by the cross-encoder, interpolated with the hybrid score by a weight
+chosen on dev; ``rerank_ce:<model>`` is the cross-encoder alone when that weight is not 0).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from discovery_pipelines.search.embeddings import DEFAULT_CACHE_DIR, encode, pro
 from discovery_pipelines.search.evaluation import dense_run
 from discovery_pipelines.search.fusion import FusionConfig, fuse, tune_fusion
 from discovery_pipelines.search.models import load_model
-from discovery_pipelines.search.rerank import rerank_run, score_pairs
+from discovery_pipelines.search.rerank import apply_rerank, head_logits, interpolate, score_pairs
 from discovery_pipelines.search.retrieval import BM25Retriever, Run, dense_search, run_to_dict
 
 log = logging.getLogger(__name__)
@@ -99,16 +100,37 @@ def add_fusions(splits: Mapping[str, SplitRuns], model: str, *, tune_on: str = "
 
 
 def add_rerank(splits: Mapping[str, SplitRuns], model: str, cross_encoder: Any, doc_text: Mapping[str, str], *,
-               top_n: int, k: int = 100, batch_size: int = 64, precision: str | None = None) -> dict[str, float]:
-    """Add ``rerank:<model>`` (the chosen hybrid's top ``top_n`` by cross-encoder) to every split.
-    Returns ``{split: re-scored pairs per second}``."""
-    speed = {}
+               top_n: int, k: int = 100, batch_size: int = 64, precision: str | None = None,
+               first_stage_weights: Sequence[float] = (0.0,), tune_on: str = "dev",
+               rel_threshold: float = 2.0) -> tuple[dict[str, float], dict[str, Any]]:
+    """Add ``rerank:<model>`` (the chosen hybrid's top ``top_n`` by cross-encoder, interpolated with the
+    hybrid score by the first-stage weight with the best ``tune_on`` nDCG@10, ties to the smaller weight) and
+    ``rerank_ce:<model>`` (weight 0, the cross-encoder alone) to every split; the cross-encoder scores each
+    pair once, the weights reuse the logits (:func:`discovery_pipelines.search.rerank.apply_rerank`).
+
+    Returns:
+        ``({split: re-scored pairs per second}, {"first_stage_weight": w, "dev_ndcg@10_by_weight": {...}})``.
+    """
+    speed, logits = {}, {}
     for split, sr in splits.items():
         t = time.perf_counter()
-        sr.runs[f"rerank:{model}"] = rerank_run(cross_encoder, sr.texts, sr.runs[f"hybrid:{model}"], doc_text,
-                                                top_n=top_n, k=k, batch_size=batch_size, precision=precision)
+        logits[split] = head_logits(cross_encoder, sr.texts, sr.runs[f"hybrid:{model}"], doc_text, top_n=top_n,
+                                    batch_size=batch_size, precision=precision)
         speed[split] = len(sr.query_ids) * top_n / max(time.perf_counter() - t, 1e-9)
-    return speed
+    dev = splits[tune_on]
+    by_w = {}
+    for w in sorted({0.0, *map(float, first_stage_weights)}):
+        dev.runs["_rerank_probe"] = apply_rerank(dev.runs[f"hybrid:{model}"], logits[tune_on], top_n=top_n, k=k,
+                                                 first_stage_weight=w)
+        by_w[w] = float(per_query(dev, "_rerank_probe", rel_threshold)["ndcg@10"].mean())
+    del dev.runs["_rerank_probe"]
+    best = max(by_w, key=lambda w: (round(by_w[w], 10), -w))
+    for split, sr in splits.items():
+        hyb = sr.runs[f"hybrid:{model}"]
+        sr.runs[f"rerank:{model}"] = apply_rerank(hyb, logits[split], top_n=top_n, k=k, first_stage_weight=best)
+        if best != 0.0:
+            sr.runs[f"rerank_ce:{model}"] = apply_rerank(hyb, logits[split], top_n=top_n, k=k)
+    return speed, {"first_stage_weight": best, f"{tune_on}_ndcg@10_by_weight": {str(w): v for w, v in by_w.items()}}
 
 
 def teacher_agreement(cross_encoder: Any, sr: SplitRuns, doc_text: Mapping[str, str], *, rel_threshold: float,
@@ -170,6 +192,7 @@ def score_systems(splits: Mapping[str, SplitRuns], *, rel_threshold: float, base
 
 def mode_latency(products: pd.DataFrame, texts: Sequence[str], model: Any, cross_encoder: Any | None,
                  fusion: FusionConfig, *, top_n: int, candidates: int = 100, bm25: BM25Retriever | None = None,
+                 first_stage_weight: float = 0.0,
                  cache_dir: Any = DEFAULT_CACHE_DIR, text_fields: Sequence[str] = ("title",),
                  precision: str | None = None) -> dict[str, dict[str, float]]:
     """In-process per-query latency (ms, p50 / p95, one query at a time) of each serving mode, the
@@ -193,9 +216,11 @@ def mode_latency(products: pd.DataFrame, texts: Sequence[str], model: Any, cross
         lat["dense"].append(t2 - t1)
         lat["hybrid"].append(t3 - t0)
         if cross_encoder is not None:
-            head = [p for p in h[0][0, :top_n] if p is not None]
-            score_pairs(cross_encoder, [q] * len(head), [title[p] for p in head], batch_size=max(len(head), 1),
-                        precision=precision)
+            keep = [j for j, p in enumerate(h[0][0, :top_n]) if p is not None]
+            head = [h[0][0, j] for j in keep]
+            lg = score_pairs(cross_encoder, [q] * len(head), [title[p] for p in head], batch_size=max(len(head), 1),
+                             precision=precision)
+            interpolate(lg, h[1][0, keep], first_stage_weight)
             lat["rerank"].append(time.perf_counter() - t0)
     return {m: {"p50_ms": float(np.percentile(v, 50) * 1e3), "p95_ms": float(np.percentile(v, 95) * 1e3),
                 "n": len(v)} for m, v in lat.items() if v}

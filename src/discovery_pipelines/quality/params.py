@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Strict(BaseModel):
@@ -48,6 +48,14 @@ class Rerank(_Strict):
     top_n: int = Field(20, ge=1, le=1000)      # hybrid candidates re-scored per query (evaluation and serving)
     batch_size: int = Field(64, ge=1)
     agreement_top_n: int = Field(10, ge=1)     # unjudged first-stage candidates per dev query in the AUC
+    first_stage_weights: list[float] = [0.0, 0.25, 0.5, 0.75]  # interpolation grid, chosen on dev
+
+    @field_validator("first_stage_weights")
+    @classmethod
+    def _unit(cls, v: list[float]) -> list[float]:
+        if not v or any(not 0.0 <= w <= 1.0 for w in v):
+            raise ValueError(f"first_stage_weights must be a non-empty list of weights in [0, 1], got {v}")
+        return v
 
 
 class Serving(_Strict):

@@ -186,6 +186,7 @@ def export_index(
     fusion: dict[str, Any] | None = None,
     reranker: Any = None,
     rerank_top_n: int = 30,
+    rerank_first_stage_weight: float = 0.0,
     default_mode: str = "hybrid",
     serving: dict[str, Any] | None = None,
     unit_norm: bool = True,
@@ -215,7 +216,8 @@ def export_index(
         fusion: the hybrid fusion chosen on dev (:meth:`discovery_pipelines.search.fusion.FusionConfig.to_dict`);
             default RRF c=60 with equal weights. The service fuses with it.
         reranker: a cross-encoder (``CrossEncoder`` or folder) copied into ``reranker/`` for ``mode=rerank``;
-            ``rerank_top_n`` hybrid candidates it re-scores per query.
+            ``rerank_top_n`` hybrid candidates it re-scores per query, its scores interpolated with the hybrid
+            score by ``rerank_first_stage_weight`` (:func:`discovery_pipelines.search.rerank.interpolate`).
         default_mode: the mode served when a request names none (one of ``SERVING_MODES``).
         serving: free-form record of how the serving choice was made (dev figures, latency budget).
         unit_norm: with ``metric="ip"``, vectors must be L2-normalised (default); ``False`` admits norms in
@@ -317,7 +319,7 @@ def export_index(
             ce.save_pretrained(str(tmp / RERANKER_DIR))
             files += sorted(str(f.relative_to(tmp)) for f in (tmp / RERANKER_DIR).rglob("*") if f.is_file())
             reranker_info = {"dir": RERANKER_DIR, "fingerprint": cross_encoder_fingerprint(ce),
-                             "top_n": int(rerank_top_n)}
+                             "top_n": int(rerank_top_n), "first_stage_weight": float(rerank_first_stage_weight)}
         manifest = {
             "format_version": FORMAT_VERSION,
             "index_id": uuid.uuid4().hex,

@@ -5,6 +5,14 @@ far slower than a bi-encoder (one transformer pass per pair), so it only re-orde
 candidates of a first-stage run (hybrid top-N -> cross-encoder). The project's teacher
 (:mod:`discovery_pipelines.finetune.teacher`) is such a model, saved as a sentence-transformers
 ``CrossEncoder`` folder.
+
+**Interpolation** with the first stage (:func:`interpolate`): the head is ordered by
+``(1 - w) * minmax(logit) + w * minmax(first-stage score)`` within each query, ``w`` the first-stage weight
+(``0`` = the cross-encoder alone). A re-ranker trained briefly is noisier than the fused first stage it
+re-orders; interpolating the two is the standard remedy (Wang, Zhuang & Zuccon 2021, "BERT-based Dense
+Retrievers Require Interpolation with BM25 for Effective Passage Retrieval"; Lin, Nogueira & Yates 2021,
+*Pretrained Transformers for Text Ranking*, sec. 3.2). ``w`` is chosen on dev by the quality stage and
+recorded in the index manifest (``reranker.first_stage_weight``), which the search service applies.
 """
 
 from __future__ import annotations
@@ -69,11 +77,55 @@ def score_pairs(model: Any, queries: Sequence[str], docs: Sequence[str], *, batc
     return np.asarray(s, dtype=np.float32).reshape(-1)
 
 
+def head_logits(model: Any, query_texts: Sequence[str], run: Run, doc_text: Mapping[str, str], *,
+                top_n: int = 50, batch_size: int = 64, precision: str | None = None,
+                show_progress: bool = True) -> list[np.ndarray]:
+    """Cross-encoder logits of each query's first ``top_n`` products of ``run`` (``None`` ids skipped):
+    one float32 array per run row, in run order (``len <= top_n``)."""
+    ids, _ = run
+    q_rows, pairs_q, pairs_d = [], [], []
+    for qi in range(ids.shape[0]):
+        for pid in ids[qi, :top_n]:
+            if pid is not None:
+                q_rows.append(qi)
+                pairs_q.append(query_texts[qi])
+                pairs_d.append(doc_text[pid])
+    logits = score_pairs(model, pairs_q, pairs_d, batch_size=batch_size, precision=precision,
+                         show_progress=show_progress)
+    counts = np.bincount(np.asarray(q_rows, dtype=np.int64), minlength=ids.shape[0])
+    return list(np.split(logits, np.cumsum(counts)[:-1]))
+
+
+def apply_rerank(run: Run, logits: Sequence[np.ndarray], *, top_n: int, k: int = 100,
+                 first_stage_weight: float = 0.0) -> Run:
+    """The re-ranked run from :func:`head_logits`' output: each query's head ordered by its logits
+    interpolated with the first-stage scores (:func:`interpolate`), then the rest in first-stage order.
+
+    Returns:
+        ``(ids (nq, k) object, scores (nq, k) float32)``: re-ranked products carry their (interpolated)
+        scores, the rest ``min score - 1 - rank / depth`` (:func:`order_by_logits`).
+    """
+    ids, scores = run
+    nq = ids.shape[0]
+    out_ids = np.full((nq, k), None, dtype=object)
+    out_sc = np.zeros((nq, k), dtype=np.float32)
+    for qi in range(nq):
+        keep = [j for j, p in enumerate(ids[qi, :top_n]) if p is not None]
+        head = [ids[qi, j] for j in keep]
+        s = interpolate(logits[qi], np.asarray(scores[qi, keep], dtype=np.float64), first_stage_weight)
+        ranked = order_by_logits(head, s, [p for p in ids[qi, top_n:] if p is not None])
+        for j, (pid, v) in enumerate(ranked[:k]):
+            out_ids[qi, j] = pid
+            out_sc[qi, j] = v
+    return out_ids, out_sc
+
+
 def rerank_run(model: Any, query_texts: Sequence[str], run: Run, doc_text: Mapping[str, str], *,
                top_n: int = 50, k: int = 100, batch_size: int = 64, precision: str | None = None,
-               show_progress: bool = True) -> Run:
-    """Re-order each query's top ``top_n`` products by cross-encoder score; ranks below ``top_n`` keep
-    their first-stage order (scored below every re-ranked product).
+               show_progress: bool = True, first_stage_weight: float = 0.0) -> Run:
+    """Re-order each query's top ``top_n`` products by cross-encoder score (interpolated with the
+    first-stage score by ``first_stage_weight``, see module doc); ranks below ``top_n`` keep their
+    first-stage order (scored below every re-ranked product).
 
     Args:
         query_texts: one text per run row.
@@ -82,34 +134,33 @@ def rerank_run(model: Any, query_texts: Sequence[str], run: Run, doc_text: Mappi
         top_n: candidates re-scored per query; k: depth of the returned run.
 
     Returns:
-        ``(ids (nq, k) object, scores (nq, k) float32)``: re-ranked products carry their logits, the
-        rest ``min logit - 1 - rank / depth``.
+        ``(ids (nq, k) object, scores (nq, k) float32)`` (:func:`apply_rerank`).
     """
-    ids, _ = run
-    nq, depth = ids.shape
-    q_rows, pairs_q, pairs_d, pids = [], [], [], []
-    for qi in range(nq):
-        for pid in ids[qi, :top_n]:
-            if pid is not None:
-                q_rows.append(qi)
-                pairs_q.append(query_texts[qi])
-                pairs_d.append(doc_text[pid])
-                pids.append(pid)
-    logits = score_pairs(model, pairs_q, pairs_d, batch_size=batch_size, precision=precision,
-                         show_progress=show_progress)
-    out_ids = np.full((nq, k), None, dtype=object)
-    out_sc = np.zeros((nq, k), dtype=np.float32)
-    by_q: dict[int, list[tuple[str, float]]] = {}
-    for qi, pid, s in zip(q_rows, pids, logits):
-        by_q.setdefault(qi, []).append((pid, float(s)))
-    for qi in range(nq):
-        head = by_q.get(qi, [])
-        ranked = order_by_logits([p for p, _ in head], [s for _, s in head],
-                                 [p for p in ids[qi, top_n:] if p is not None])
-        for j, (pid, s) in enumerate(ranked[:k]):
-            out_ids[qi, j] = pid
-            out_sc[qi, j] = s
-    return out_ids, out_sc
+    logits = head_logits(model, query_texts, run, doc_text, top_n=top_n, batch_size=batch_size,
+                         precision=precision, show_progress=show_progress)
+    return apply_rerank(run, logits, top_n=top_n, k=k, first_stage_weight=first_stage_weight)
+
+
+def interpolate(logits: Sequence[float], first_stage: Sequence[float], weight: float) -> np.ndarray:
+    """``(1 - weight) * minmax(logits) + weight * minmax(first_stage)`` over one query's head, float64
+    ``(n,)``; ``weight == 0`` returns the logits unchanged (float64). A constant input normalises to 0.
+
+    Raises:
+        ValueError: ``weight`` outside [0, 1] or the two inputs differ in length.
+    """
+    lg = np.asarray(logits, dtype=np.float64)
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"first_stage_weight must be in [0, 1], got {weight}")
+    if weight == 0.0:
+        return lg
+    fs = np.asarray(first_stage, dtype=np.float64)
+    if fs.shape != lg.shape:
+        raise ValueError(f"interpolate: {lg.shape} logits vs {fs.shape} first-stage scores")
+
+    def mm(x: np.ndarray) -> np.ndarray:
+        span = x.max() - x.min() if len(x) else 0.0
+        return (x - x.min()) / span if span > 0 else np.zeros_like(x)
+    return (1.0 - weight) * mm(lg) + weight * mm(fs)
 
 
 def order_by_logits(head: Sequence[Any], logits: Sequence[float], tail: Sequence[Any]) -> list[tuple[Any, float]]:

@@ -197,6 +197,7 @@ class SearchEngine:
         rr = manifest.get("reranker") or {}
         self.reranker = None
         self.rerank_top_n = int(rr.get("top_n", DEFAULT_RERANK_TOP_N))
+        self.rerank_first_stage_weight = float(rr.get("first_stage_weight", 0.0))
         if rr.get("dir"):
             from discovery_pipelines.search.rerank import load_cross_encoder
 
@@ -359,8 +360,7 @@ class SearchEngine:
             )
             final = [(int(p), float(s)) for p, s in zip(fused_ids[0], fused_sc[0]) if p is not None]
             if mode == "rerank":
-                final = self._rerank(q, final, top_n, k)
-                ce_scores = dict(final)
+                final, ce_scores = self._rerank(q, final, top_n, k)
         elif runs:
             pos, sc = runs[mode]
             final = [(int(p), float(s)) for p, s in zip(pos[:k], sc[:k])]
@@ -379,15 +379,18 @@ class SearchEngine:
                             (time.perf_counter() - t0) * 1000.0, hits)
 
 
-    def _rerank(self, query: str, fused: list[tuple[int, float]], top_n: int, k: int) -> list[tuple[int, float]]:
-        """The fused list's first ``top_n`` re-ordered by cross-encoder logit, then the rest; first ``k``."""
-        from discovery_pipelines.search.rerank import order_by_logits, score_pairs
+    def _rerank(self, query: str, fused: list[tuple[int, float]], top_n: int, k: int
+                ) -> tuple[list[tuple[int, float]], dict[int, float]]:
+        """The fused list's first ``top_n`` re-ordered by cross-encoder logit interpolated with the fused score
+        by the manifest's ``first_stage_weight``, then the rest; first ``k``. Also ``{row: raw logit}``."""
+        from discovery_pipelines.search.rerank import interpolate, order_by_logits, score_pairs
 
         head, tail = [p for p, _ in fused[:top_n]], [p for p, _ in fused[top_n:]]
         with self._rerank_lock:   # one forward pass at a time: the tokenizer is not thread-safe
             logits = score_pairs(self.reranker, [query] * len(head), [str(self.titles[p]) for p in head],
                                  batch_size=max(len(head), 1))
-        return order_by_logits(head, logits, tail)[:k]
+        scores = interpolate(logits, [s for _, s in fused[:top_n]], self.rerank_first_stage_weight)
+        return order_by_logits(head, scores, tail)[:k], {p: float(x) for p, x in zip(head, logits)}
 
 
 def default_device() -> str:

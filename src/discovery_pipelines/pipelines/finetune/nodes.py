@@ -218,6 +218,7 @@ def promote(
              "cache_dir": validate(ModelsParams, model_params, "finetune.models").cache_dir,
              "fusion": serving.get("fusion"), "reranker": reranker,
              "rerank_top_n": int(serving.get("rerank_top_n", 20)),
+             "rerank_first_stage_weight": float(serving.get("rerank_first_stage_weight", 0.0)),
              "default_mode": serving.get("default_mode", "hybrid"), "serving": serving}
     chosen = decision.get("chosen") or "candidate"
     model = {"candidate": candidate, "student": student}[chosen]

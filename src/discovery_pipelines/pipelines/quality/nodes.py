@@ -93,26 +93,29 @@ def compare_modes(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataF
     agreement = C.teacher_agreement(teacher, dev, doc_text, rel_threshold=p.rel_threshold,
                                     candidates=dev.runs[f"hybrid:{promoted}"], top_n=p.rerank.agreement_top_n,
                                     batch_size=p.rerank.batch_size, precision=precision)
-    speed = C.add_rerank(splits, promoted, teacher, doc_text, top_n=p.rerank.top_n, k=p.k,
-                         batch_size=p.rerank.batch_size, precision=precision)
+    speed, rerank_choice = C.add_rerank(splits, promoted, teacher, doc_text, top_n=p.rerank.top_n, k=p.k,
+                                        batch_size=p.rerank.batch_size, precision=precision,
+                                        first_stage_weights=p.rerank.first_stage_weights, tune_on=p.splits[0],
+                                        rel_threshold=p.rel_threshold)
     per_q, table = C.score_systems(splits, rel_threshold=p.rel_threshold,
                                    baselines=("bm25", f"dense:{TODAY}", f"hybrid_rrf60:{TODAY}"),
                                    samples=p.bootstrap_samples, seed=p.seed)
     latency = C.mode_latency(products, dev.texts[: p.serving.latency_queries], dense[promoted], teacher,
                              FusionConfig.from_dict(fusion[promoted]["config"]), top_n=p.rerank.top_n,
                              candidates=p.k, bm25=bm25, cache_dir=p.cache_dir, text_fields=p.text_fields,
-                             precision=precision)
+                             precision=precision, first_stage_weight=rerank_choice["first_stage_weight"])
     on_dev = table[p.splits[0]]
     dev_by_mode = {"bm25": on_dev["bm25"]["ndcg@10"], "dense": on_dev[f"dense:{promoted}"]["ndcg@10"],
                    "hybrid": on_dev[f"hybrid:{promoted}"]["ndcg@10"], "rerank": on_dev[f"rerank:{promoted}"]["ndcg@10"]}
     choice = C.choose_serving_mode(dev_by_mode, latency, p.serving.latency_budget_p95_ms)
-    choice.update(fusion=fusion[promoted]["config"], rerank_top_n=p.rerank.top_n, model=promoted)
+    choice.update(fusion=fusion[promoted]["config"], rerank_top_n=p.rerank.top_n,
+                  rerank_first_stage_weight=rerank_choice["first_stage_weight"], model=promoted)
     log.info("served default mode: %s with the %s model (dev nDCG@10 %s; p95 budget %.0f ms)", choice["default_mode"],
              promoted, {k: round(v, 4) for k, v in dev_by_mode.items()}, p.serving.latency_budget_p95_ms)
     tracking.log_metrics({f"quality_{s}_{n.replace(':', '_')}_ndcg_at_10": r["ndcg@10"]
                           for s, rows in table.items() for n, r in rows.items()})
     metrics = {"promoted": promoted, "by_split": table, "fusion": fusion, "teacher_agreement_dev": agreement,
-               "rerank_pairs_per_second": speed, "latency_ms": latency, "serving": choice}
+               "rerank_pairs_per_second": speed, "rerank": rerank_choice, "latency_ms": latency, "serving": choice}
     return per_q, metrics, choice
 
 
@@ -144,6 +147,12 @@ def report(metrics: dict[str, Any], teacher_summary: dict[str, Any], example_sta
         out.append(f"\n- `{m}`: `{f['label']}`: dev nDCG@10 {f['dev_ndcg@10']:.4f}; inputs "
                    f"{ {k: round(v, 4) for k, v in f['inputs_dev_ndcg@10'].items()} }; best per family "
                    f"{ {k: round(v, 4) for k, v in f['best_per_method_dev_ndcg@10'].items()} }\n")
+    rr = metrics.get("rerank")
+    if rr:
+        out.append(f"\n## Re-ranking\n\nHybrid top-N re-scored by the cross-encoder, interpolated with the hybrid score: "
+                   f"first-stage weight **{rr['first_stage_weight']}** chosen on dev (dev nDCG@10 by weight "
+                   f"{ {w: round(v, 4) for w, v in next(v for k, v in rr.items() if k.endswith('_by_weight')).items()} }; "
+                   "0 = the cross-encoder alone).\n")
     a = metrics["teacher_agreement_dev"]
     out.append("\n## Teacher (cross-encoder)\n\n" + markdown_table([{
         "spearman vs gain": a["spearman_vs_gain"], "ROC-AUC relevant vs not": a["roc_auc_relevant_vs_not"] or float("nan"),
