@@ -78,7 +78,7 @@ def main() -> None:
         out[backend] = {
             "seconds": round(time.perf_counter() - t0, 1), "users": len(prof), "carousels": len(gen),
             "generation": {k: gs.get(k) for k in ("backend", "carousels", "users_short_of_n")} | {"llm": gs.get("llm")},
-            "valid_json_rate": (gs["llm"]["answers_valid"] / max(1, gs["llm"]["answers_valid"] +
+            "valid_json_rate": (gs["llm"].get("answers_valid", 0) / max(1, gs["llm"].get("answers_valid", 0) +
                                 gs["llm"].get("answers_invalid", 0))) if gs.get("llm") else None,
             "jury_on_heldout_sample": {j: lab[j] for j in ("safety", "appetite", "policy", "veto")} | {"n": lab["n"]},
             "jury_llm_accounting": jr.get("llm"), "precision@10": metrics["precision@10"],
