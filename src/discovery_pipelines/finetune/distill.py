@@ -115,9 +115,9 @@ def student_examples(labels: pd.DataFrame, doc_text: Mapping[str, str], *, negat
         raise ValueError("student_examples: negatives and positives_per_query must be >= 1")
     rng = np.random.default_rng(seed)
     rows = []
-    for qid, g in labels.sort_values(["query_id", "teacher_score"], ascending=[True, False]).groupby(
+    known = labels["product_id"].map(lambda p: p in doc_text).to_numpy(dtype=bool)  # one lookup per pair
+    for qid, g in labels[known].sort_values(["query_id", "teacher_score"], ascending=[True, False]).groupby(
             "query_id", sort=True):
-        g = g[g["product_id"].isin(doc_text.keys())]
         if len(g) < negatives + 1:
             continue
         pos = g[g["human_label"] >= min_positive_label].head(positives_per_query)
