@@ -183,7 +183,7 @@ def budgeted_expansion(queries: pd.DataFrame, hybrid: Mapping[str, list[tuple[st
         hybrid: ``{query_id: [(product_id, score in [0, 1]), ...]}`` (:func:`hybrid_candidates`).
         qrels: ``query_id, product_id, gain``; the human soft label is ``gain / max(gain)``.
         score: ``score(query_text, candidates) -> DataFrame`` with at least ``query_id, product_id,
-            teacher_logit`` (e.g. :func:`discovery_pipelines.finetune.teacher.expand_labels` bound to a model).
+            teacher_logit, teacher_label`` (e.g. :func:`discovery_pipelines.finetune.teacher.expand_labels` bound to a model).
 
     Returns:
         ``(labels, stats)``: ``labels`` = ``score``'s columns + ``source, hybrid_score (float32), human_label
