@@ -170,5 +170,4 @@ def photo_captions(posterior: np.ndarray, class_text_emb: np.ndarray) -> np.ndar
     """Each photo's caption in the frozen text model's own space: :func:`expected_text_vectors` of the
     L2-normalised class-text embeddings ``class_text_emb`` ``(C, text_dim)``; ``(N, text_dim)`` float32, norms <= 1.
     The plain text model searches these like titles (the caption index)."""
-    emb = np.asarray(class_text_emb, np.float32)
-    return expected_text_vectors(posterior, emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12))
+    return expected_text_vectors(posterior, _normalise(np.asarray(class_text_emb, np.float32)))

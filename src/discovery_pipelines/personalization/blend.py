@@ -50,6 +50,12 @@ def value_columns(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _without(rows: pd.DataFrame, drop: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` (columns ``u, i``) minus the ``(u, i)`` pairs present in ``drop``, order kept."""
+    m = rows.merge(drop[["u", "i"]], on=["u", "i"], how="left", indicator=True)
+    return m[m["_merge"] == "left_only"].drop(columns="_merge")
+
+
 def blend_slate(rows: pd.DataFrame, users: np.ndarray, w: BlendWeights, explore: np.ndarray | None = None,
                 k: int = 20) -> np.ndarray:
     """int64 ``(len(users), k)`` slates (``-1`` pads) from rows carrying the ``v_*`` columns.
@@ -74,14 +80,12 @@ def blend_slate(rows: pd.DataFrame, users: np.ndarray, w: BlendWeights, explore:
     else:
         new = pd.DataFrame({"u": np.repeat(users, explore.shape[1]), "i": explore.ravel()})
         new = new[new["i"] >= 0]
-        new = new.merge(head[["u", "i"]], on=["u", "i"], how="left", indicator=True)
-        new = new[new["_merge"] == "left_only"].drop(columns="_merge")
+        new = _without(new, head)
     new = new.drop_duplicates(["u", "i"])
     ex = new[new.groupby("u").cumcount() < slots]
     ex = ex.assign(pos=a + ex.groupby("u").cumcount())
     n_ex = ex.groupby("u").size()
-    rest = tail.merge(ex[["u", "i"]], on=["u", "i"], how="left", indicator=True)
-    rest = rest[rest["_merge"] == "left_only"].drop(columns="_merge")
+    rest = _without(tail, ex)
     rest = rest.assign(pos=a + rest["u"].map(n_ex).fillna(0).astype(int).to_numpy() + rest.groupby("u").cumcount().to_numpy())
     slate = pd.concat([head, ex, rest])
     slate = slate[slate["pos"] < k]

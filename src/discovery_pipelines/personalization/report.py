@@ -147,15 +147,20 @@ def _figure(metrics: dict[str, Any]):
     axes[0].legend(fontsize=8)
     for ax, stage in zip(axes[1:], ("valid", "test")):
         for key, pts in metrics["blend_sweeps"][stage].items():
-            ax.plot([p["explore_recall@20"] for p in pts], [p["all_ndcg@10"] for p in pts], marker="o", label=key)
-            for p in pts:
-                ax.annotate(f"{p[key]:g}", (p["explore_recall@20"], p["all_ndcg@10"]), fontsize=7)
-        ax.set_xlabel("explore Recall@20")
-        ax.set_ylabel("NDCG@10")
+            _ndcg_explore_curve(ax, pts, key, lambda p, key=key: f"{p[key]:g}")
         ax.set_title(f"blend sweeps ({stage})")
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _ndcg_explore_curve(ax: Any, pts: list[dict[str, Any]], label: str, tag: Any) -> None:
+    """One NDCG@10-vs-explore-Recall@20 curve on ``ax``, each point annotated with ``tag(point)``."""
+    ax.plot([p["explore_recall@20"] for p in pts], [p["all_ndcg@10"] for p in pts], marker="o", label=label)
+    for p in pts:
+        ax.annotate(tag(p), (p["explore_recall@20"], p["all_ndcg@10"]), fontsize=7)
+    ax.set_xlabel("explore Recall@20")
+    ax.set_ylabel("NDCG@10")
 
 
 def _tradeoff_figure(metrics: dict[str, Any]):
@@ -169,17 +174,13 @@ def _tradeoff_figure(metrics: dict[str, Any]):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     strongest = metrics["strongest_baseline"]["name"]
     for ax, stage in zip(axes, ("valid", "test")):
-        pts = metrics["explore_tradeoff"][stage]
-        ax.plot([p["explore_recall@20"] for p in pts], [p["all_ndcg@10"] for p in pts], marker="o", label="full stack")
-        for p in pts:
-            ax.annotate(f"{p['explore_after']}/{p['explore_slots']}", (p["explore_recall@20"], p["all_ndcg@10"]), fontsize=7)
+        _ndcg_explore_curve(ax, metrics["explore_tradeoff"][stage], "full stack",
+                            lambda p: f"{p['explore_after']}/{p['explore_slots']}")
         st = metrics["stages"][stage]
         for name, mk in (("popularity", "s"), ("popularity_unseen", "v"), (strongest, "^"), ("explore_generator", "D")):
             ax.scatter(st[name]["explore_recall@20"], st[name]["all_ndcg@10"], marker=mk, label=name)
         ax.axhline(0.18, color="grey", ls="--", lw=0.8, label="NDCG@10 0.18")
         ax.axvline(2 * st["popularity"]["explore_recall@20"], color="grey", ls=":", lw=0.8, label="2 x popularity explore")
-        ax.set_xlabel("explore Recall@20")
-        ax.set_ylabel("NDCG@10")
         ax.set_title(f"{metrics['dataset']} {stage}: explore_after / explore_slots")
         ax.legend(fontsize=7)
     fig.tight_layout()

@@ -75,7 +75,12 @@ def first_stage_runs(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.Da
 
 def per_query(sr: SplitRuns, system: str, rel_threshold: float) -> pd.DataFrame:
     """Per-query metrics of one system (rows in ``sr.query_ids`` order)."""
-    pq = M.score_run(run_to_dict(sr.query_ids, sr.runs[system]), sr.qrels, rel_threshold)
+    return per_query_of_run(sr, sr.runs[system], rel_threshold)
+
+
+def per_query_of_run(sr: SplitRuns, run: Run, rel_threshold: float) -> pd.DataFrame:
+    """Per-query metrics of ``run`` (rows in ``sr.query_ids`` order) against the split's qrels."""
+    pq = M.score_run(run_to_dict(sr.query_ids, run), sr.qrels, rel_threshold)
     return pq.set_index("query_id").loc[sr.query_ids].reset_index()
 
 
@@ -120,10 +125,8 @@ def add_rerank(splits: Mapping[str, SplitRuns], model: str, cross_encoder: Any, 
     dev = splits[tune_on]
     by_w = {}
     for w in sorted({0.0, *map(float, first_stage_weights)}):
-        dev.runs["_rerank_probe"] = apply_rerank(dev.runs[f"hybrid:{model}"], logits[tune_on], top_n=top_n, k=k,
-                                                 first_stage_weight=w)
-        by_w[w] = float(per_query(dev, "_rerank_probe", rel_threshold)["ndcg@10"].mean())
-    del dev.runs["_rerank_probe"]
+        run = apply_rerank(dev.runs[f"hybrid:{model}"], logits[tune_on], top_n=top_n, k=k, first_stage_weight=w)
+        by_w[w] = float(per_query_of_run(dev, run, rel_threshold)["ndcg@10"].mean())
     best = max(by_w, key=lambda w: (round(by_w[w], 10), -w))
     for split, sr in splits.items():
         hyb = sr.runs[f"hybrid:{model}"]
