@@ -1,8 +1,11 @@
 """Label expansion by the ensemble teacher and the distilled student, on the small real Home Depot slice:
-hybrid candidates, ensemble scores, the student's rows, a few real distillation steps, and the gate's choice
-between today's candidate and the student."""
+hybrid candidates, ensemble scores, the student's rows, a few real distillation steps, the gate's choice
+between today's candidate and the student, and the model the quality stage tunes and reports for (the
+production checkpoint when the gate failed)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -180,3 +183,83 @@ def test_gate_promotes_the_better_passing_contender_on_dev():
     d = choose_contender({"candidate": regression_gate(prod, prod, **rules),
                           "student": regression_gate(prod, better_but_flips, **rules)})
     assert d["chosen"] is None and not d["passed"] and d["dev"]["candidate"] == pytest.approx(0.25)
+
+
+def _quality_metrics(promoted: str) -> dict:
+    rows = {"bm25": {"ndcg@10": 0.30, "recall@100": 0.70},
+            f"dense:{promoted}": {"ndcg@10": 0.35, "recall@100": 0.80,
+                                  "vs_bm25": {"mean": 0.05, "low": 0.01, "high": 0.09}}}
+    return {"promoted": promoted, "by_split": {"dev": rows}, "fusion": {}, "rerank": None,
+            "teacher_agreement_dev": {"spearman_vs_gain": 0.4, "roc_auc_relevant_vs_not": 0.7},
+            "latency_ms": {"bm25": {"p50_ms": 1.0, "p95_ms": 2.0, "n": 5}},
+            "serving": {"default_mode": "dense", "latency_budget_p95_ms": 100.0, "rejected_for_latency": []}}
+
+
+def test_the_quality_stage_serves_the_production_checkpoint_when_the_gate_failed():
+    """What the quality stage tunes and reports for: the promoted contender, or ``base`` (the production
+    checkpoint that ``promote`` releases where no release exists) when the gate failed."""
+    import matplotlib.pyplot as plt
+
+    from discovery_pipelines.pipelines.quality.nodes import report, served_model
+
+    assert served_model({"passed": True, "chosen": "student"}) == "student"
+    assert served_model({"passed": True, "chosen": None}) == "candidate"
+    assert served_model({"passed": False, "chosen": None}) == "base"
+    assert served_model(None) == "candidate"   # no gate decision (the stage alone): today's recipe
+    args = ({"steps": 3, "examples_per_second": 10.0, "precision": "fp32", "budget": None},
+            {"by_source": {"judged": 4}, "train_queries": 2},
+            {"ensemble": "ce", "scored_pairs": 4, "queries": 2, "teacher_pairs_per_second": 8.0,
+             "teacher_pairs_per_human_label": 1.0, "teacher_positives_per_human_label": 0.5,
+             "teacher_confirmed_negatives": 1, "seconds": {}})
+    contenders = {"candidate": {"passed": False, "dev_ndcg@10": 0.31}}
+    md, fig = report(_quality_metrics("base"), *args, {"passed": False, "contenders": contenders})
+    plt.close(fig)
+    assert md.splitlines()[2].startswith(
+        "Served model = `base` (gate failed: the production checkpoint serves where no release exists).")
+    md, fig = report(_quality_metrics("candidate"), *args, {"passed": True, "contenders": contenders})
+    plt.close(fig)
+    assert md.splitlines()[2].startswith("Served model = `candidate` (gate passed).")
+
+
+def test_compare_modes_tunes_fusion_rerank_and_latency_for_the_served_model(tmp_path):
+    """A failed gate: fusion, re-ranking, latency and the serving choice are those of ``base`` (the production
+    checkpoint, given by name as in ``finetune.models``); a passed one: the chosen contender's, no ``base``
+    fusion. A toy catalogue of 16 titles; the cross-encoder is MiniLM with a fresh head (untrained)."""
+    import yaml
+    from sentence_transformers import CrossEncoder
+
+    from discovery_pipelines.pipelines.quality.nodes import compare_modes
+    from discovery_pipelines.search.models import load_model, resolve_model_path
+
+    titles = ["cordless drill 20v", "led light bulb 60w", "interior paint white", "kitchen faucet chrome",
+              "circular saw blade", "toilet seat elongated", "garden hose 50 ft", "door hinge brass",
+              "hammer drill bit set", "outdoor flood light", "exterior paint gray", "bathroom faucet nickel",
+              "miter saw stand", "toilet flapper", "hose nozzle", "cabinet hinge"]
+    products = pd.DataFrame({"product_id": [str(100 + i) for i in range(len(titles))], "title": titles})
+    texts = ["drill", "light bulb", "paint", "faucet", "saw", "toilet", "hose", "hinge"]
+    queries = pd.DataFrame({"query_id": [f"q{i}" for i in range(8)], "text": texts, "split": ["dev", "holdout"] * 4})
+    qrels = pd.DataFrame([{"query_id": f"q{i}", "product_id": str(100 + j), "gain": 3.0}
+                          for i in range(8) for j in (i, i + 8)])
+    with open(Path(__file__).resolve().parents[2] / "conf" / "base" / "parameters_quality.yml") as f:
+        params = yaml.safe_load(f)["quality"]
+    params.update(cache_dir=str(tmp_path), bootstrap_samples=100, k=10)
+    params["serving"]["latency_queries"] = 5
+    params["rerank"]["top_n"] = 5
+    minilm = load_model("all-MiniLM-L6-v2", device="cpu")
+    ce = CrossEncoder(str(resolve_model_path("all-MiniLM-L6-v2")), num_labels=1, device="cpu")
+    model_params = {"production": "all-MiniLM-L6-v2"}
+
+    failed = {"passed": False, "chosen": None, "contenders": {"candidate": {"passed": False, "dev_ndcg@10": 0.3}}}
+    _, metrics, choice = compare_modes(products, queries, qrels, minilm, minilm, ce, params, model_params, None, failed)
+    assert metrics["promoted"] == choice["model"] == "base"
+    assert set(metrics["fusion"]) == {"candidate", "base"}
+    assert choice["fusion"] == metrics["fusion"]["base"]["config"]
+    for split in ("dev", "holdout"):
+        assert {"dense:base", "hybrid:base", "rerank:base", "hybrid:candidate"} <= set(metrics["by_split"][split])
+    assert set(metrics["latency_ms"]) == {"bm25", "dense", "hybrid", "rerank"}
+
+    passed = {"passed": True, "chosen": "candidate", "contenders": {}}
+    _, metrics, choice = compare_modes(products, queries, qrels, minilm, minilm, ce, params, model_params, None, passed)
+    assert metrics["promoted"] == choice["model"] == "candidate"
+    assert set(metrics["fusion"]) == {"candidate"}
+    assert "rerank:candidate" in metrics["by_split"]["dev"] and "hybrid:base" not in metrics["by_split"]["dev"]

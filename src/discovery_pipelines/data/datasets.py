@@ -17,27 +17,40 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Gated:
-    """A node output written only when a check passed (e.g. the regression gate).
+    """A node output written only when a check passed (e.g. the regression gate), with an optional fallback
+    written instead where the check failed and the dataset holds nothing yet (a first release).
 
     Attributes:
         value: what the wrapped dataset saves when ``passed``; ignored (may be ``None``) otherwise.
-        passed: write ``value`` (True) or leave the dataset's current content untouched (False).
-        reason: why, logged when nothing is written.
+        passed: write ``value`` (True), or leave the dataset's current content untouched (False).
+        reason: why, logged when ``value`` is not written.
+        fallback: what the wrapped dataset saves when the check did not pass AND it holds nothing yet
+            (``not dataset.exists()``: a first release); ``None`` (the default) writes nothing then either.
+            Ignored when ``passed`` or when the dataset already exists: the previous content stays.
     """
 
     value: Any
     passed: bool
     reason: str = ""
+    fallback: Any = None
 
 
 class GatedDataset(AbstractDataset[Any, Any]):
     """Wraps a file dataset so that a node can decide, through a :class:`Gated` value, whether its output
-    is written at all: a release (model folder, search index) that failed its gate keeps the previous one.
+    is written at all: a release (model folder, search index) that failed its gate keeps the previous one,
+    or, where there is none yet, gets the node's fallback (e.g. the production checkpoint).
 
-    Kedro saves every output a node returns, so the decision travels with the data. ``load`` and
-    ``exists`` are the wrapped dataset's; the wrapped file path is exposed to the stage cache, which hashes
-    what is on disk and records an output left unwritten as absent (``MAY_BE_ABSENT``): the node is not
-    re-run for it while it stays absent, and is re-run when what is on disk changes.
+    Kedro saves every output a node returns, so the decision travels with the data. ``save`` writes:
+
+    - ``Gated(value, passed=True)``: ``value`` (replacing the previous content);
+    - ``Gated(..., passed=False, fallback=f)`` with ``f`` not ``None`` while the wrapped dataset does not
+      exist (``not exists()``, a first release): ``f``, with a warning naming the path and the reason;
+    - otherwise (not passed, and no fallback or the dataset exists): nothing, the previous content stays.
+
+    ``load`` and ``exists`` are the wrapped dataset's; the wrapped file path is exposed to the stage cache,
+    which hashes what is on disk (a fallback write is an ordinary write) and records an output left
+    unwritten as absent (``MAY_BE_ABSENT``): the node is not re-run for it while it stays absent, and is
+    re-run when what is on disk changes.
 
     Args:
         dataset: the wrapped dataset's catalog config (``{"type": ..., "filepath": ...}``) or instance.
@@ -63,11 +76,14 @@ class GatedDataset(AbstractDataset[Any, Any]):
         if not isinstance(data, Gated):
             raise TypeError(f"{type(self).__name__}({self._filepath}): expected a Gated value, got "
                             f"{type(data).__name__}")
+        reason = data.reason or "gate not passed"
         if data.passed:
             self._dataset.save(data.value)
+        elif data.fallback is not None and not self._dataset.exists():
+            self._dataset.save(data.fallback)
+            log.warning("no previous release at %s: released the fallback (%s)", self._filepath, reason)
         else:
-            log.warning("%s not written (%s): the previous content, if any, stays", self._filepath,
-                        data.reason or "gate not passed")
+            log.warning("%s not written (%s): the previous content, if any, stays", self._filepath, reason)
 
     def _exists(self) -> bool:
         return self._dataset.exists()

@@ -200,26 +200,34 @@ def promote(
 
     Returns ``(production_model, search_index, promotion)``: the first two are :class:`Gated` values for the
     catalog's ``GatedDataset`` entries (the model folder, then the faiss index folder + manifest that the
-    search service reads), so a failed gate writes neither and the previous release keeps serving. The
-    candidate is registered in MLflow with the ``production`` alias. ``serving`` (the quality stage's
-    choice: fusion tuned on dev, default mode, re-rank depth) and the ``reranker`` cross-encoder go into
-    the index folder and its manifest. The catalog saves the model before the index (output order), and the
-    index records the model folder it was exported with.
+    search service reads). When the gate passed, the chosen contender and its index are written and the
+    contender is registered in MLflow with the ``production`` alias. When it failed, nothing is registered
+    and the previous release keeps serving; where there is no release yet (a first run: the dataset does not
+    exist), the fallbacks are written instead: the production checkpoint the gate compared against
+    (``finetune.models.production``) and its index, so search works out of the box. ``serving`` (the quality
+    stage's choice: fusion tuned on dev, default mode, re-rank depth; tuned for the production checkpoint
+    when the gate failed) and the ``reranker`` cross-encoder go into the index folder and its manifest. The
+    catalog saves the model before the index (output order), and the index is encoded with, and records,
+    the model folder just written (or the previous release's when that stays).
     """
-    if not decision["passed"]:
-        log.warning("regression gate failed: no contender is promoted")
-        return (Gated(None, False, "gate failed"), Gated(None, False, "gate failed"),
-                {"promoted": False, "reason": "gate failed", "checks": decision["checks"]})
     p = validate(ExportParams, params, "finetune.export")
+    models = validate(ModelsParams, model_params, "finetune.models")
     serving = serving or {}
     # export_index encodes the catalogue with the saved production model (embedding cache: the evaluation
     # already encoded it with these weights)
-    index = {"products": products, "factory": p.factory,
-             "cache_dir": validate(ModelsParams, model_params, "finetune.models").cache_dir,
+    index = {"products": products, "factory": p.factory, "cache_dir": models.cache_dir,
              "fusion": serving.get("fusion"), "reranker": reranker,
              "rerank_top_n": int(serving.get("rerank_top_n", 20)),
              "rerank_first_stage_weight": float(serving.get("rerank_first_stage_weight", 0.0)),
              "default_mode": serving.get("default_mode", "hybrid"), "serving": serving}
+    if not decision["passed"]:
+        log.warning("regression gate failed: no contender is promoted; the production checkpoint %s is "
+                    "released only where no release exists yet", models.production)
+        production = load_model(models.production, device="cpu")
+        return (Gated(None, False, "gate failed", fallback=production),
+                Gated(None, False, "gate failed", fallback=index),
+                {"promoted": False, "reason": "gate failed", "checks": decision["checks"],
+                 "fallback": f"{models.production}: released only where no release exists yet"})
     chosen = decision.get("chosen") or "candidate"
     model = {"candidate": candidate, "student": student}[chosen]
     if model is None:

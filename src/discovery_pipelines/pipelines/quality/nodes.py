@@ -28,6 +28,17 @@ log = logging.getLogger(__name__)
 
 TODAY = "candidate"   # today's recipe (dense name in the systems table); the gate may promote the student instead
 CONTENDERS = ("candidate", "student")
+BASE = "base"         # the production checkpoint (dense name): served where the gate failed and no release exists
+
+
+def served_model(gate_decision: dict[str, Any] | None) -> str:
+    """The dense model the search service will serve after the release: the contender the gate chose when
+    it passed (today's recipe when the decision names none), else the production checkpoint (:data:`BASE`),
+    which ``promote`` releases where no release exists yet (a failing gate otherwise keeps the previous one)."""
+    d = gate_decision or {}
+    if d and not d.get("passed"):
+        return BASE
+    return d.get("chosen") or TODAY
 
 
 def build_teacher_examples(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame,
@@ -72,13 +83,17 @@ def compare_modes(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataF
                   student: Any = None, gate_decision: dict[str, Any] | None = None,
                   ) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
     """Every served mode on dev and holdout for the dense contenders (today's candidate and the distilled
-    student), fusion chosen on dev per contender, re-ranking and latency with the model the gate promotes,
-    teacher agreement, and the default served mode (best dev nDCG@10 within the latency budget)."""
+    student), fusion chosen on dev per contender and for the served model, re-ranking and latency with the
+    served model, teacher agreement, and the default served mode (best dev nDCG@10 within the latency budget).
+
+    The served model (:func:`served_model`) is the contender the gate promotes, or the production checkpoint
+    (``base``) when the gate failed: on a first run ``promote`` then releases the production checkpoint, with
+    the fusion, re-ranking and default mode chosen here for it."""
     from discovery_pipelines.search.precision import resolve_precision
 
     p = parse(params)
-    promoted = (gate_decision or {}).get("chosen") or TODAY
-    dense = {"base": model_params["production"], "reference": reference, TODAY: candidate}
+    promoted = served_model(gate_decision)
+    dense = {BASE: model_params["production"], "reference": reference, TODAY: candidate}
     if student is not None:
         dense["student"] = student
     bm25 = BM25Retriever(product_texts(products, p.text_fields), products["product_id"].tolist())
@@ -86,7 +101,7 @@ def compare_modes(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataF
                                 text_fields=p.text_fields, cache_dir=p.cache_dir, bm25=bm25)
     grid = default_grid(p.fusion.rrf_c, p.fusion.rrf_dense_weight, p.fusion.alphas)
     fusion = {m: C.add_fusions(splits, m, grid=grid, rel_threshold=p.rel_threshold, k=p.k)
-              for m in CONTENDERS if m in dense}
+              for m in (*CONTENDERS, *([] if promoted in CONTENDERS else [promoted])) if m in dense}
     doc_text = dict(zip(products["product_id"], product_texts(products, p.text_fields)))
     precision = resolve_precision(p.teacher.train.precision)
     dev = splits[p.splits[0]]
@@ -126,11 +141,12 @@ def report(metrics: dict[str, Any], teacher_summary: dict[str, Any], example_sta
     serving) and the CI plot."""
     by = metrics["by_split"]
     promoted = metrics.get("promoted", TODAY)
+    contenders = {n: round(c["dev_ndcg@10"], 4) for n, c in (gate_decision.get("contenders") or {}).items()}
+    why = ("gate passed" if gate_decision.get("passed")
+           else "gate failed: the production checkpoint serves where no release exists")
     out = ["# Search quality: every served mode, dev and holdout\n",
-           f"\nPromoted model = `{promoted}` (gate {'passed' if gate_decision.get('passed') else 'FAILED: not served'}; "
-           f"contenders: { {n: round(c['dev_ndcg@10'], 4) for n, c in (gate_decision.get('contenders') or {}).items()} } "
-           "dev nDCG@10). Today's recipe = `candidate`. Deltas are nDCG@10 differences with 95 % paired bootstrap "
-           "intervals.\n"]
+           f"\nServed model = `{promoted}` ({why}). Contenders' dev nDCG@10: {contenders}. Today's recipe = "
+           "`candidate`. Deltas are nDCG@10 differences with 95 % paired bootstrap intervals.\n"]
     for split, rows in by.items():
         recs = []
         for name, r in rows.items():
