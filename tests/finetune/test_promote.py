@@ -70,7 +70,8 @@ def test_a_failing_gate_releases_the_production_checkpoint_only_where_no_release
     assert index["products"] is products
     assert {k: v for k, v in index.items() if k != "products"} == {
         "factory": "Flat", "cache_dir": model_params["cache_dir"], "fusion": serving["fusion"], "reranker": None,
-        "rerank_top_n": 7, "rerank_first_stage_weight": 0.25, "default_mode": "dense", "serving": serving}
+        "rerank_top_n": 7, "rerank_first_stage_weight": 0.25, "default_mode": "dense", "serving": serving,
+            "ltr": None, "ltr_depth": 50}
 
     # through the catalog's datasets, in output order: a first run releases both fallbacks ...
     model_dir, index_dir = tmp_path / "06_models" / "production", tmp_path / "07_model_output" / "index"

@@ -229,6 +229,7 @@ def test_compare_modes_tunes_fusion_rerank_and_latency_for_the_served_model(tmp_
     from sentence_transformers import CrossEncoder
 
     from discovery_pipelines.pipelines.quality.nodes import compare_modes
+    from discovery_pipelines.search.ltr import load_ranker
     from discovery_pipelines.search.models import load_model, resolve_model_path
 
     titles = ["cordless drill 20v", "led light bulb 60w", "interior paint white", "kitchen faucet chrome",
@@ -237,29 +238,39 @@ def test_compare_modes_tunes_fusion_rerank_and_latency_for_the_served_model(tmp_
               "miter saw stand", "toilet flapper", "hose nozzle", "cabinet hinge"]
     products = pd.DataFrame({"product_id": [str(100 + i) for i in range(len(titles))], "title": titles})
     texts = ["drill", "light bulb", "paint", "faucet", "saw", "toilet", "hose", "hinge"]
-    queries = pd.DataFrame({"query_id": [f"q{i}" for i in range(8)], "text": texts, "split": ["dev", "holdout"] * 4})
+    train = ["drill bit", "flood light", "gray paint", "nickel faucet", "saw blade", "toilet seat", "garden hose",
+             "brass hinge"]
+    queries = pd.DataFrame({"query_id": [f"q{i}" for i in range(16)], "text": texts + train,
+                            "split": ["dev", "holdout"] * 4 + ["train"] * 8})
     qrels = pd.DataFrame([{"query_id": f"q{i}", "product_id": str(100 + j), "gain": 3.0}
-                          for i in range(8) for j in (i, i + 8)])
+                          for i in range(8) for j in (i, i + 8)]
+                         + [{"query_id": f"q{8 + i}", "product_id": str(100 + i + 8 * (i % 2)), "gain": 2.0}
+                            for i in range(8)])
     with open(Path(__file__).resolve().parents[2] / "conf" / "base" / "parameters_quality.yml") as f:
         params = yaml.safe_load(f)["quality"]
     params.update(cache_dir=str(tmp_path), bootstrap_samples=100, k=10)
     params["serving"]["latency_queries"] = 5
     params["rerank"]["top_n"] = 5
+    params["ltr"].update(depth=5, n_estimators=5, min_child_samples=1)
     minilm = load_model("all-MiniLM-L6-v2", device="cpu")
     ce = CrossEncoder(str(resolve_model_path("all-MiniLM-L6-v2")), num_labels=1, device="cpu")
     model_params = {"production": "all-MiniLM-L6-v2"}
 
     failed = {"passed": False, "chosen": None, "contenders": {"candidate": {"passed": False, "dev_ndcg@10": 0.3}}}
-    _, metrics, choice = compare_modes(products, queries, qrels, minilm, minilm, ce, params, model_params, None, failed)
+    _, metrics, choice, ranker = compare_modes(products, queries, qrels, minilm, minilm, ce, params, model_params,
+                                               None, failed)
     assert metrics["promoted"] == choice["model"] == "base"
     assert set(metrics["fusion"]) == {"candidate", "base"}
     assert choice["fusion"] == metrics["fusion"]["base"]["config"]
     for split in ("dev", "holdout"):
-        assert {"dense:base", "hybrid:base", "rerank:base", "hybrid:candidate"} <= set(metrics["by_split"][split])
-    assert set(metrics["latency_ms"]) == {"bm25", "dense", "hybrid", "rerank"}
+        assert {"dense:base", "hybrid:base", "rerank:base", "ltr:base", "hybrid:candidate"} <= set(metrics["by_split"][split])
+    assert set(metrics["latency_ms"]) == {"bm25", "dense", "hybrid", "rerank", "ltr"}
+    assert metrics["ltr"]["train_queries"] == 8 and choice["ltr_depth"] == 5 and "ltr" in choice["dev_ndcg@10"]
+    assert load_ranker(ranker).num_trees() >= 1
 
     passed = {"passed": True, "chosen": "candidate", "contenders": {}}
-    _, metrics, choice = compare_modes(products, queries, qrels, minilm, minilm, ce, params, model_params, None, passed)
+    _, metrics, choice, _ = compare_modes(products, queries, qrels, minilm, minilm, ce, params, model_params, None,
+                                          passed)
     assert metrics["promoted"] == choice["model"] == "candidate"
     assert set(metrics["fusion"]) == {"candidate"}
     assert "rerank:candidate" in metrics["by_split"]["dev"] and "hybrid:base" not in metrics["by_split"]["dev"]

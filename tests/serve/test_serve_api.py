@@ -42,7 +42,7 @@ def test_post_search_with_assortment_and_category(client, catalogue):
         ({"q": "drill", "k": 0}, "greater than or equal to 1"),
         ({"q": "drill", "k": 101}, "less than or equal to 100"),
         ({"q": "drill", "k": "ten"}, "valid integer"),
-        ({"q": "drill", "mode": "semantic"}, "'dense', 'bm25', 'hybrid' or 'rerank'"),
+        ({"q": "drill", "mode": "semantic"}, "'dense', 'bm25', 'hybrid', 'rerank' or 'ltr'"),
         ({"q": "drill", "colour": "red"}, "Extra inputs are not permitted"),
         ({}, "Field required"),
     ],

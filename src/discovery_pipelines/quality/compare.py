@@ -6,7 +6,9 @@ slice). Systems are named ``bm25``, ``dense:<model>``, ``hybrid_rrf60:<model>`` 
 weights: the fusion served before tuning), ``hybrid_rrf:<model>`` / ``hybrid_weighted:<model>`` (best of
 each family on dev), ``hybrid:<model>`` (the fusion chosen on dev) and ``rerank:<model>`` (the chosen
 hybrid's top ``top_n`` re-ordered by the cross-encoder, interpolated with the hybrid score by a weight
-chosen on dev; ``rerank_ce:<model>`` is the cross-encoder alone when that weight is not 0).
+chosen on dev; ``rerank_ce:<model>`` is the cross-encoder alone when that weight is not 0) and
+``ltr:<model>`` (the chosen hybrid's head re-ordered by LambdaMART trained on the train split,
+:mod:`discovery_pipelines.search.ltr`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from discovery_pipelines.search import metrics as M
 from discovery_pipelines.search.embeddings import DEFAULT_CACHE_DIR, encode, product_texts
 from discovery_pipelines.search.evaluation import dense_run
 from discovery_pipelines.search.fusion import FusionConfig, fuse, tune_fusion
-from discovery_pipelines.search.models import load_model
+from discovery_pipelines.search.ltr import LTRConfig, importance, ranker_scores, run_features, train_ranker
+from discovery_pipelines.search.models import load_model, model_fingerprint
 from discovery_pipelines.search.rerank import apply_rerank, head_logits, interpolate, score_pairs
 from discovery_pipelines.search.retrieval import BM25Retriever, Run, dense_search, run_to_dict
 
@@ -136,6 +139,56 @@ def add_rerank(splits: Mapping[str, SplitRuns], model: str, cross_encoder: Any, 
     return speed, {"first_stage_weight": best, f"{tune_on}_ndcg@10_by_weight": {str(w): v for w, v in by_w.items()}}
 
 
+def add_ltr(splits: Mapping[str, SplitRuns], model: str, dense_model: Any, train: SplitRuns, fusion: FusionConfig,
+            products: pd.DataFrame, config: LTRConfig, *, k: int = 100, text_fields: Sequence[str] = ("title",),
+            cache_dir: Any = DEFAULT_CACHE_DIR) -> tuple[Any, dict[str, Any]]:
+    """Train LambdaMART on ``train`` (its queries' ``bm25`` / ``dense:<model>`` runs fused with ``fusion``, the
+    hybrid the service serves) and add ``ltr:<model>``, each split's ``hybrid:<model>`` head of ``config.depth``
+    re-ordered by the ranker, to every split (:mod:`discovery_pipelines.search.ltr`).
+
+    Args:
+        train: first-stage runs of the training split (``bm25`` and ``dense:<model>``; never dev / holdout).
+        dense_model: the dense model behind ``dense:<model>`` (name, folder or loaded) for the cosine feature.
+
+    Returns:
+        ``(lightgbm.Booster, stats)``: training queries / rows / judged rows, seconds, feature importance.
+
+    Raises:
+        ValueError: the training heads hold no judged product (:func:`~discovery_pipelines.search.ltr.train_ranker`).
+    """
+    t0 = time.perf_counter()
+    st = load_model(dense_model)
+    texts = product_texts(products, text_fields)
+    doc = encode(st, texts, cache_dir=cache_dir, model_key=model_fingerprint(st), show_progress=False)
+    pids = products["product_id"].astype(str).tolist()
+    position = {p: i for i, p in enumerate(pids)}
+    doc_text = dict(zip(pids, texts))
+
+    def features(sr: SplitRuns, hybrid: Run) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
+        qe = encode(st, sr.texts, cache_dir=None, show_progress=False)
+        return run_features(sr.texts, hybrid, sr.runs["bm25"], qe, doc, position, doc_text, config.depth)
+
+    train_hybrid = fuse({"bm25": train.runs["bm25"], "dense": train.runs[f"dense:{model}"]}, fusion, k=k)
+    X, groups, heads = features(train, train_hybrid)
+    gain = {(q, p): float(g) for q, p, g in zip(train.qrels["query_id"].astype(str),
+                                                 train.qrels["product_id"].astype(str), train.qrels["gain"])}
+    gains = [gain.get((q, p), 0.0) for q, head in zip(train.query_ids, heads) for p in head]
+    t1 = time.perf_counter()
+    ranker = train_ranker(X, gains, groups, config)
+    t2 = time.perf_counter()
+    for sr in splits.values():
+        hyb = sr.runs[f"hybrid:{model}"]
+        Xs, gs, _ = features(sr, hyb)
+        sr.runs[f"ltr:{model}"] = apply_rerank(hyb, ranker_scores(ranker, Xs, gs), top_n=config.depth, k=k)
+    stats = {"train_queries": len(train.query_ids), "train_rows": int(len(X)),
+             "judged_rows": int(sum(g > 0 for g in gains)), "depth": config.depth,
+             "seconds": {"train_features": t1 - t0, "fit": t2 - t1, "score_splits": time.perf_counter() - t2},
+             "importance": importance(ranker)}
+    log.info("LambdaMART on %d train queries (%d rows, %d judged) in %.0f s", stats["train_queries"], len(X),
+             stats["judged_rows"], time.perf_counter() - t0)
+    return ranker, stats
+
+
 def teacher_agreement(cross_encoder: Any, sr: SplitRuns, doc_text: Mapping[str, str], *, rel_threshold: float,
                       candidates: Run | None = None, top_n: int = 30, batch_size: int = 64,
                       precision: str | None = None) -> dict[str, Any]:
@@ -197,15 +250,20 @@ def mode_latency(products: pd.DataFrame, texts: Sequence[str], model: Any, cross
                  fusion: FusionConfig, *, top_n: int, candidates: int = 100, bm25: BM25Retriever | None = None,
                  first_stage_weight: float = 0.0,
                  cache_dir: Any = DEFAULT_CACHE_DIR, text_fields: Sequence[str] = ("title",),
-                 precision: str | None = None) -> dict[str, dict[str, float]]:
+                 precision: str | None = None, ranker: Any = None, ltr_depth: int = 50
+                 ) -> dict[str, dict[str, float]]:
     """In-process per-query latency (ms, p50 / p95, one query at a time) of each serving mode, the
-    steps the search service runs: BM25, query encoding + exact dense top-k, fusion, cross-encoder."""
+    steps the search service runs: BM25, query encoding + exact dense top-k, fusion, then the
+    cross-encoder (``rerank``) or the LambdaMART ``ranker``'s features and scores (``ltr``, head ``ltr_depth``)."""
+    from discovery_pipelines.search.ltr import candidate_features
+
     st = load_model(model)
     bm25 = bm25 or BM25Retriever(product_texts(products, text_fields), products["product_id"].tolist())
     ids = products["product_id"].tolist()
     doc = encode(st, product_texts(products, text_fields), cache_dir=cache_dir, show_progress=False)
     title = dict(zip(products["product_id"], product_texts(products, text_fields)))
-    lat: dict[str, list[float]] = {"bm25": [], "dense": [], "hybrid": [], "rerank": []}
+    position = {p: i for i, p in enumerate(ids)}
+    lat: dict[str, list[float]] = {"bm25": [], "dense": [], "hybrid": [], "rerank": [], "ltr": []}
     for q in texts:
         t0 = time.perf_counter()
         b = bm25.search([q], k=candidates)
@@ -213,11 +271,19 @@ def mode_latency(products: pd.DataFrame, texts: Sequence[str], model: Any, cross
         qv = st.encode([q], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         d = dense_search(qv, doc, ids, k=candidates)
         t2 = time.perf_counter()
-        h = fuse({"bm25": b, "dense": d}, fusion, k=max(top_n, 10))
+        h = fuse({"bm25": b, "dense": d}, fusion, k=max(top_n, 10, ltr_depth if ranker is not None else 0))
         t3 = time.perf_counter()
         lat["bm25"].append(t1 - t0)
         lat["dense"].append(t2 - t1)
         lat["hybrid"].append(t3 - t0)
+        if ranker is not None:
+            keep = [j for j, p in enumerate(h[0][0, :ltr_depth]) if p is not None]
+            head = [h[0][0, j] for j in keep]
+            bm = {p: float(x) for p, x in zip(b[0][0], b[1][0]) if p is not None}
+            x = candidate_features(q, [title[p] for p in head], h[1][0, keep], [bm.get(p, 0.0) for p in head],
+                                   doc[[position[p] for p in head]] @ qv[0])
+            _ranked = [head[j] for j in np.argsort(-ranker.predict(x, num_threads=1), kind="stable")]
+            lat["ltr"].append(time.perf_counter() - t0)
         if cross_encoder is not None:
             keep = [j for j, p in enumerate(h[0][0, :top_n]) if p is not None]
             head = [h[0][0, j] for j in keep]
@@ -235,7 +301,7 @@ def choose_serving_mode(dev_ndcg: Mapping[str, float], latency: Mapping[str, Map
     always eligible as the fallback).
 
     Args:
-        dev_ndcg: ``{mode: dev nDCG@10}`` for modes among ``dense``, ``bm25``, ``hybrid``, ``rerank``.
+        dev_ndcg: ``{mode: dev nDCG@10}`` for modes among ``dense``, ``bm25``, ``hybrid``, ``rerank``, ``ltr``.
         latency: ``{mode: {"p95_ms": ...}}`` from :func:`mode_latency`.
     """
     eligible = {m: v for m, v in dev_ndcg.items()

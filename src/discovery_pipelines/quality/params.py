@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from discovery_pipelines.search.ltr import LTRConfig
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -73,6 +75,8 @@ class QualityParams(_Strict):
     fusion: Fusion = Fusion()
     rerank: Rerank = Rerank()
     serving: Serving = Serving()
+    ltr_train_split: str = "train"             # queries (and qrels) the LambdaMART ranker learns from
+    ltr: LTRConfig = LTRConfig()               # :class:`discovery_pipelines.search.ltr.LTRConfig`
     bootstrap_samples: int = Field(1000, ge=100)
     seed: int = 13
 

@@ -42,7 +42,8 @@ IDS_FILE = "ids.parquet"
 MANIFEST_FILE = "manifest.json"
 EMBEDDINGS_FILE = "embeddings.npy"
 RERANKER_DIR = "reranker"
-SERVING_MODES = ("dense", "bm25", "hybrid", "rerank")
+LTR_FILE = "ltr.txt"
+SERVING_MODES = ("dense", "bm25", "hybrid", "rerank", "ltr")
 
 #: Columns copied into ``ids.parquet`` when present in ``products`` (filters and display).
 FILTER_COLUMNS = ("category_path", "brand", "color", "locale", "available")
@@ -190,6 +191,8 @@ def export_index(
     default_mode: str = "hybrid",
     serving: dict[str, Any] | None = None,
     unit_norm: bool = True,
+    ltr: Any = None,
+    ltr_depth: int = 50,
 ) -> Path:
     """Encode ``products`` with ``model``, build a faiss index and write the index folder atomically.
 
@@ -218,6 +221,9 @@ def export_index(
         reranker: a cross-encoder (``CrossEncoder`` or folder) copied into ``reranker/`` for ``mode=rerank``;
             ``rerank_top_n`` hybrid candidates it re-scores per query, its scores interpolated with the hybrid
             score by ``rerank_first_stage_weight`` (:func:`discovery_pipelines.search.rerank.interpolate`).
+        ltr: a LambdaMART ranker (``lightgbm.Booster``, its model text or file;
+            :mod:`discovery_pipelines.search.ltr`) written as ``ltr.txt`` for ``mode=ltr``: the hybrid's first
+            ``ltr_depth`` products re-ordered by its score. Needs ``save_embeddings`` (the cosine feature).
         default_mode: the mode served when a request names none (one of ``SERVING_MODES``).
         serving: free-form record of how the serving choice was made (dev figures, latency budget).
         unit_norm: with ``metric="ip"``, vectors must be L2-normalised (default); ``False`` admits norms in
@@ -233,7 +239,8 @@ def export_index(
     (:func:`discovery_pipelines.search.embeddings.corpus_fingerprint` of the encoded texts),
     ``columns``, ``search_params``, ``files`` (name -> {bytes, sha256}; reranker files as
     ``reranker/<file>``), ``library_versions``, ``fusion``, ``reranker`` (``{"dir", "fingerprint", "top_n"}``
-    or ``None``), ``default_mode``, ``serving``, ``metadata``.
+    or ``None``), ``ltr`` (``{"file", "depth", "features"}`` or ``None``), ``default_mode``, ``serving``,
+    ``metadata``.
 
     Raises:
         ValueError: empty products, missing/duplicate ``product_id``, ``embeddings`` whose shape
@@ -253,9 +260,12 @@ def export_index(
         raise ValueError(
             f"export_index: product_id must be unique; row {int(dup.index[0])} repeats {dup.iloc[0]!r}"
         )
-    if default_mode not in SERVING_MODES or (default_mode == "rerank" and reranker is None):
+    if default_mode not in SERVING_MODES or (default_mode == "rerank" and reranker is None) or (
+            default_mode == "ltr" and ltr is None):
         raise ValueError(f"export_index: default_mode {default_mode!r} must be one of {SERVING_MODES} "
-                         "('rerank' needs a reranker)")
+                         "('rerank' needs a reranker, 'ltr' a ranker)")
+    if ltr is not None and not save_embeddings:
+        raise ValueError("export_index: an ltr ranker needs save_embeddings=True (its cosine feature)")
     from discovery_pipelines.search.fusion import FusionConfig
 
     fusion_cfg = FusionConfig.from_dict(fusion).to_dict()
@@ -320,6 +330,13 @@ def export_index(
             files += sorted(str(f.relative_to(tmp)) for f in (tmp / RERANKER_DIR).rglob("*") if f.is_file())
             reranker_info = {"dir": RERANKER_DIR, "fingerprint": cross_encoder_fingerprint(ce),
                              "top_n": int(rerank_top_n), "first_stage_weight": float(rerank_first_stage_weight)}
+        ltr_info = None
+        if ltr is not None:
+            from discovery_pipelines.search.ltr import FEATURES, load_ranker
+
+            load_ranker(ltr).save_model(str(tmp / LTR_FILE))
+            files.append(LTR_FILE)
+            ltr_info = {"file": LTR_FILE, "depth": int(ltr_depth), "features": list(FEATURES)}
         manifest = {
             "format_version": FORMAT_VERSION,
             "index_id": uuid.uuid4().hex,
@@ -342,6 +359,7 @@ def export_index(
             "library_versions": _library_versions(),
             "fusion": fusion_cfg,
             "reranker": reranker_info,
+            "ltr": ltr_info,
             "default_mode": default_mode,
             "serving": dict(serving or {}),
             "metadata": dict(metadata or {}),

@@ -172,7 +172,7 @@ def _host_of(value: str) -> str:
     return v.rsplit(":", 1)[0] if v.count(":") == 1 else v
 
 
-ModeT = Literal["dense", "bm25", "hybrid", "rerank"]
+ModeT = Literal["dense", "bm25", "hybrid", "rerank", "ltr"]
 RetrieverT = Literal["dense", "bm25"]
 
 
@@ -217,8 +217,9 @@ class SearchRequest(BaseModel):
     query: str = Field(..., min_length=1, max_length=MAX_QUERY_CHARS, json_schema_extra=_Q,
                        description="free-text query: a non-space character, no control characters but tab/newline")
     k: int = Field(10, ge=1, le=MAX_K, description="number of results")
-    mode: ModeT | None = Field(None, description="dense, bm25, hybrid (fusion tuned on dev) or rerank (hybrid top-N "
-                                               "-> cross-encoder); default: the index's default mode")
+    mode: ModeT | None = Field(None, description="dense, bm25, hybrid (fusion tuned on dev), rerank (hybrid top-N "
+                                               "-> cross-encoder) or ltr (hybrid top-N -> LambdaMART); default: "
+                                               "the index's default mode")
     candidates: int = Field(100, ge=1, le=MAX_CANDIDATES, description="hybrid: depth of each fused list")
     filters: SearchFilters = Field(default_factory=SearchFilters)
 

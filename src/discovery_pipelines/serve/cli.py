@@ -41,7 +41,7 @@ def _fail(msg: str, code: int = 2) -> None:
 def search(
     query: Annotated[str, typer.Argument(help="query text")],
     k: Annotated[int, typer.Option("-k", "--k", help=f"number of results (1..{MAX_K})")] = 10,
-    mode: Annotated[Optional[str], typer.Option(help="dense | bm25 | hybrid | rerank (default: the index's default mode)")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="dense | bm25 | hybrid | rerank | ltr (default: the index's default mode)")] = None,
     index: IndexOpt = DEFAULT_INDEX_DIR,
     model: ModelOpt = None,
     category: Annotated[Optional[str], typer.Option(help="category_path prefix")] = None,

@@ -14,6 +14,9 @@ Retrievers (all over the exported catalogue, product order = index order):
   scores, :mod:`discovery_pipelines.search.fusion`); RRF c=60 with equal weights for an index without one.
 * ``rerank``: the hybrid top ``rerank_top_n`` re-ordered by the cross-encoder exported with the index
   (``<index>/reranker``, :mod:`discovery_pipelines.search.rerank`).
+* ``ltr``: the hybrid top ``manifest["ltr"]["depth"]`` re-ordered by the LambdaMART ranker exported with the
+  index (``<index>/ltr.txt``), its features computed by :func:`discovery_pipelines.search.ltr.candidate_features`
+  as in training and evaluation.
 
 ``mode=None`` serves the index's ``manifest["default_mode"]`` (the mode that measured best on dev within
 the latency budget, see docs/quality.md), ``hybrid`` for an index without one.
@@ -43,8 +46,8 @@ from discovery_pipelines.search.retrieval import BM25Retriever, masked_top_k
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["dense", "bm25", "hybrid", "rerank"]
-MODES: tuple[str, ...] = ("dense", "bm25", "hybrid", "rerank")
+Mode = Literal["dense", "bm25", "hybrid", "rerank", "ltr"]
+MODES: tuple[str, ...] = ("dense", "bm25", "hybrid", "rerank", "ltr")
 MAX_QUERY_CHARS = 512
 MAX_K = 100
 MAX_CANDIDATES = 1000
@@ -202,8 +205,23 @@ class SearchEngine:
             from discovery_pipelines.search.rerank import load_cross_encoder
 
             self.reranker = load_cross_encoder(self.loaded.path / rr["dir"], device=self.device)
+        lt = manifest.get("ltr") or {}
+        self.ranker = None
+        self.ltr_depth = int(lt.get("depth", 50))
+        if lt.get("file"):
+            from discovery_pipelines.search.ltr import load_ranker
+
+            self.ranker = load_ranker(self.loaded.path / lt["file"])
+            self._emb = self.loaded.embeddings
+            if self._emb is None:   # loaded without embeddings.npy: the vectors from a flat faiss index
+                try:
+                    self._emb = self.loaded.index.reconstruct_n(0, self.n)
+                except RuntimeError as e:
+                    log.warning("ltr disabled: index %s has no vectors for the cosine feature (%s)", self.index_id, e)
+                    self.ranker = None
         self.default_mode = str(manifest.get("default_mode") or "hybrid")
-        if self.default_mode == "rerank" and self.reranker is None:
+        if (self.default_mode == "rerank" and self.reranker is None) or (
+                self.default_mode == "ltr" and self.ranker is None):
             self.default_mode = "hybrid"
         self._rerank_lock = threading.Lock()
 
@@ -319,8 +337,9 @@ class SearchEngine:
             rerank_top_n: hybrid candidates the cross-encoder re-scores (default: the manifest's ``top_n``).
 
         Raises:
-            QueryError: bad query, k, mode, candidates or an unsupported filter. ``rerank`` on an index
-                exported without a cross-encoder answers with its hybrid ranking (``result.mode == "hybrid"``).
+            QueryError: bad query, k, mode, candidates or an unsupported filter. ``rerank`` (``ltr``) on an
+                index exported without a cross-encoder (ranker) answers with its hybrid ranking
+                (``result.mode == "hybrid"``).
         """
         t0 = time.perf_counter()
         q = clean_query(query)
@@ -329,8 +348,8 @@ class SearchEngine:
             raise QueryError(f"k must be an integer in 1..{MAX_K}, got {k!r}")
         if mode not in MODES:
             raise QueryError(f"mode must be one of {list(MODES)}, got {mode!r}")
-        if mode == "rerank" and self.reranker is None:   # an index exported without a cross-encoder
-            mode = "hybrid"                               # serves its first stage; the result says so
+        if (mode == "rerank" and self.reranker is None) or (mode == "ltr" and self.ranker is None):
+            mode = "hybrid"   # an index exported without that re-ranker serves its first stage; the result says so
         top_n = self.rerank_top_n if rerank_top_n is None else int(rerank_top_n)
         if mode == "rerank" and not 1 <= top_n <= MAX_CANDIDATES:
             raise QueryError(f"rerank_top_n must be in 1..{MAX_CANDIDATES}, got {rerank_top_n!r}")
@@ -341,13 +360,15 @@ class SearchEngine:
         n_cand = self.n if mask is None else int(mask.sum())
         backend = None
         runs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        fused = mode in ("hybrid", "rerank")
+        fused = mode in ("hybrid", "rerank", "ltr")
         depth = k if not fused else max(k, candidates)
+        qv = None
         if n_cand > 0:
-            if mode in ("dense", "hybrid", "rerank"):
-                pos, sc, backend = self.dense_positions(self.encode_query(q), depth, mask)
+            if mode != "bm25":
+                qv = self.encode_query(q)
+                pos, sc, backend = self.dense_positions(qv, depth, mask)
                 runs["dense"] = (pos, sc)
-            if mode in ("bm25", "hybrid", "rerank"):
+            if mode != "dense":
                 runs["bm25"] = self.bm25_positions(q, depth, mask)
         per_rank = {name: {int(p): r + 1 for r, p in enumerate(pos)} for name, (pos, _) in runs.items()}
         per_score = {name: {int(p): float(s) for p, s in zip(pos, sc)} for name, (pos, sc) in runs.items()}
@@ -355,12 +376,15 @@ class SearchEngine:
         if fused and runs:
             cfg = self.fusion if weights is None else FusionConfig(self.fusion.method, weights, self.fusion.c)
             fused_ids, fused_sc = fuse(
-                {n: (np.asarray(pos, dtype=object)[None, :], sc[None, :]) for n, (pos, sc) in runs.items()},
-                cfg, k=k if mode == "hybrid" else max(k, top_n),
+                # bm25 first, as the evaluation fuses: RRF ties keep the order products first appear in the runs
+                {n: (np.asarray(pos, dtype=object)[None, :], sc[None, :]) for n, (pos, sc) in sorted(runs.items())},
+                cfg, k={"hybrid": k, "rerank": max(k, top_n), "ltr": max(k, self.ltr_depth)}[mode],
             )
             final = [(int(p), float(s)) for p, s in zip(fused_ids[0], fused_sc[0]) if p is not None]
             if mode == "rerank":
                 final, ce_scores = self._rerank(q, final, top_n, k)
+            elif mode == "ltr":
+                final = self._ltr(q, qv, final, per_score.get("bm25", {}), k)
         elif runs:
             pos, sc = runs[mode]
             final = [(int(p), float(s)) for p, s in zip(pos[:k], sc[:k])]
@@ -391,6 +415,21 @@ class SearchEngine:
                                  batch_size=max(len(head), 1))
         scores = interpolate(logits, [s for _, s in fused[:top_n]], self.rerank_first_stage_weight)
         return order_by_logits(head, scores, tail)[:k], {p: float(x) for p, x in zip(head, logits)}
+
+
+    def _ltr(self, query: str, qv: np.ndarray, fused: list[tuple[int, float]], bm25: dict[int, float], k: int
+             ) -> list[tuple[int, float]]:
+        """The fused list's first ``ltr_depth`` re-ordered by the LambdaMART score, then the rest; first ``k``."""
+        from discovery_pipelines.search.ltr import candidate_features
+        from discovery_pipelines.search.rerank import order_by_logits
+
+        head, tail = [p for p, _ in fused[: self.ltr_depth]], [p for p, _ in fused[self.ltr_depth:]]
+        if not head:
+            return fused[:k]
+        cos = self._emb[head] @ qv[0]
+        x = candidate_features(query, [str(self.titles[p]) for p in head], [s for _, s in fused[: len(head)]],
+                               [bm25.get(p, 0.0) for p in head], cos)
+        return order_by_logits(head, self.ranker.predict(x, num_threads=1), tail)[:k]
 
 
 def default_device() -> str:

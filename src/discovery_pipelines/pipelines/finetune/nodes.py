@@ -193,7 +193,7 @@ def gate(per_query: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
 def promote(
     decision: dict[str, Any], candidate: Any, products: pd.DataFrame, params: dict[str, Any],
     model_params: dict[str, Any], serving: dict[str, Any] | None = None, reranker: Any = None,
-    student: Any = None,
+    student: Any = None, ltr_ranker: str | None = None,
 ) -> tuple[Gated, Gated, dict[str, Any]]:
     """Release the contender the gate chose (``decision["chosen"]``: the candidate or the distilled
     ``student``) — only when the gate passed; a failing candidate is never exported.
@@ -206,7 +206,8 @@ def promote(
     exist), the fallbacks are written instead: the production checkpoint the gate compared against
     (``finetune.models.production``) and its index, so search works out of the box. ``serving`` (the quality
     stage's choice: fusion tuned on dev, default mode, re-rank depth; tuned for the production checkpoint
-    when the gate failed) and the ``reranker`` cross-encoder go into the index folder and its manifest. The
+    when the gate failed), the ``reranker`` cross-encoder and the LambdaMART ``ltr_ranker`` (LightGBM model text,
+    for ``mode=ltr``) go into the index folder and its manifest. The
     catalog saves the model before the index (output order), and the index is encoded with, and records,
     the model folder just written (or the previous release's when that stays).
     """
@@ -219,7 +220,8 @@ def promote(
              "fusion": serving.get("fusion"), "reranker": reranker,
              "rerank_top_n": int(serving.get("rerank_top_n", 20)),
              "rerank_first_stage_weight": float(serving.get("rerank_first_stage_weight", 0.0)),
-             "default_mode": serving.get("default_mode", "hybrid"), "serving": serving}
+             "default_mode": serving.get("default_mode", "hybrid"), "serving": serving,
+             "ltr": ltr_ranker, "ltr_depth": int(serving.get("ltr_depth", 50))}
     if not decision["passed"]:
         log.warning("regression gate failed: no contender is promoted; the production checkpoint %s is "
                     "released only where no release exists yet", models.production)

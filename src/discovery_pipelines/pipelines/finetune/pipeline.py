@@ -82,7 +82,7 @@ def create_release_pipeline() -> Pipeline:
             Node(n.gate, ["per_query", "params:finetune.gate"], "gate_decision", name="gate"),
             Node(n.promote, ["gate_decision", "candidate_model", "products", "params:finetune.export",
                              "params:finetune.models", "quality.serving_choice", "quality.teacher_model",
-                             "student_model"],
+                             "student_model", "quality.ltr_ranker"],
                  ["production_model", "search_index", "promotion"], name="promote"),
             Node(n.report, ["metrics", "gate_decision", "reference_summary", "candidate_summary",
                             "training_pair_stats", "hard_negative_stats", "promotion", "interpolation_stats",
@@ -92,7 +92,8 @@ def create_release_pipeline() -> Pipeline:
         namespace="finetune.release",
         inputs=TABLES | {"reference_model", "candidate_model", "reference_summary", "candidate_summary",
                          "training_pair_stats", "hard_negative_stats", "interpolation_stats",
-                         "quality.serving_choice", "quality.teacher_model", "student_model", "student_summary"},
+                         "quality.serving_choice", "quality.teacher_model", "student_model", "student_summary",
+                         "quality.ltr_ranker"},
         outputs={"production_model", "search_index"},
         parameters={"evaluate", "finetune.models", "finetune.gate", "finetune.export"},
     )

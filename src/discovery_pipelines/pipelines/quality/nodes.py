@@ -81,14 +81,17 @@ def train_teacher_model(examples: pd.DataFrame, params: dict[str, Any]) -> tuple
 def compare_modes(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataFrame, reference: Any,
                   candidate: Any, teacher: Any, params: dict[str, Any], model_params: dict[str, Any],
                   student: Any = None, gate_decision: dict[str, Any] | None = None,
-                  ) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
+                  ) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any], str]:
     """Every served mode on dev and holdout for the dense contenders (today's candidate and the distilled
     student), fusion chosen on dev per contender and for the served model, re-ranking and latency with the
     served model, teacher agreement, and the default served mode (best dev nDCG@10 within the latency budget).
 
     The served model (:func:`served_model`) is the contender the gate promotes, or the production checkpoint
     (``base``) when the gate failed: on a first run ``promote`` then releases the production checkpoint, with
-    the fusion, re-ranking and default mode chosen here for it."""
+    the fusion, re-ranking and default mode chosen here for it.
+
+    The LambdaMART ranker (``ltr``) learns from the ``ltr_train_split`` queries' first stage of the served
+    model and is returned as LightGBM model text (the fourth output), which ``promote`` copies into the index."""
     from discovery_pipelines.search.precision import resolve_precision
 
     p = parse(params)
@@ -102,6 +105,15 @@ def compare_modes(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataF
     grid = default_grid(p.fusion.rrf_c, p.fusion.rrf_dense_weight, p.fusion.alphas)
     fusion = {m: C.add_fusions(splits, m, grid=grid, rel_threshold=p.rel_threshold, k=p.k)
               for m in (*CONTENDERS, *([] if promoted in CONTENDERS else [promoted])) if m in dense}
+    train_q = queries[queries["split"] == p.ltr_train_split]
+    if p.ltr.max_train_queries is not None:
+        judged = train_q[train_q["query_id"].isin(set(qrels["query_id"]))]
+        train_q = judged.sample(n=min(p.ltr.max_train_queries, len(judged)), random_state=p.ltr.seed)
+    train_runs = C.first_stage_runs(products, train_q, qrels, {promoted: dense[promoted]}, splits=[p.ltr_train_split],
+                                    k=p.k, text_fields=p.text_fields, cache_dir=p.cache_dir, bm25=bm25)
+    ranker, ltr_stats = C.add_ltr(splits, promoted, dense[promoted], train_runs[p.ltr_train_split],
+                                  FusionConfig.from_dict(fusion[promoted]["config"]), products, p.ltr, k=p.k,
+                                  text_fields=p.text_fields, cache_dir=p.cache_dir)
     doc_text = dict(zip(products["product_id"], product_texts(products, p.text_fields)))
     precision = resolve_precision(p.teacher.train.precision)
     dev = splits[p.splits[0]]
@@ -118,20 +130,23 @@ def compare_modes(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataF
     latency = C.mode_latency(products, dev.texts[: p.serving.latency_queries], dense[promoted], teacher,
                              FusionConfig.from_dict(fusion[promoted]["config"]), top_n=p.rerank.top_n,
                              candidates=p.k, bm25=bm25, cache_dir=p.cache_dir, text_fields=p.text_fields,
-                             precision=precision, first_stage_weight=rerank_choice["first_stage_weight"])
+                             precision=precision, first_stage_weight=rerank_choice["first_stage_weight"],
+                             ranker=ranker, ltr_depth=p.ltr.depth)
     on_dev = table[p.splits[0]]
     dev_by_mode = {"bm25": on_dev["bm25"]["ndcg@10"], "dense": on_dev[f"dense:{promoted}"]["ndcg@10"],
-                   "hybrid": on_dev[f"hybrid:{promoted}"]["ndcg@10"], "rerank": on_dev[f"rerank:{promoted}"]["ndcg@10"]}
+                   "hybrid": on_dev[f"hybrid:{promoted}"]["ndcg@10"], "rerank": on_dev[f"rerank:{promoted}"]["ndcg@10"],
+                   "ltr": on_dev[f"ltr:{promoted}"]["ndcg@10"]}
     choice = C.choose_serving_mode(dev_by_mode, latency, p.serving.latency_budget_p95_ms)
     choice.update(fusion=fusion[promoted]["config"], rerank_top_n=p.rerank.top_n,
-                  rerank_first_stage_weight=rerank_choice["first_stage_weight"], model=promoted)
+                  rerank_first_stage_weight=rerank_choice["first_stage_weight"], model=promoted, ltr_depth=p.ltr.depth)
     log.info("served default mode: %s with the %s model (dev nDCG@10 %s; p95 budget %.0f ms)", choice["default_mode"],
              promoted, {k: round(v, 4) for k, v in dev_by_mode.items()}, p.serving.latency_budget_p95_ms)
     tracking.log_metrics({f"quality_{s}_{n.replace(':', '_')}_ndcg_at_10": r["ndcg@10"]
                           for s, rows in table.items() for n, r in rows.items()})
     metrics = {"promoted": promoted, "by_split": table, "fusion": fusion, "teacher_agreement_dev": agreement,
-               "rerank_pairs_per_second": speed, "rerank": rerank_choice, "latency_ms": latency, "serving": choice}
-    return per_q, metrics, choice
+               "rerank_pairs_per_second": speed, "rerank": rerank_choice, "ltr": ltr_stats, "latency_ms": latency,
+               "serving": choice}
+    return per_q, metrics, choice, ranker.model_to_string()
 
 
 def report(metrics: dict[str, Any], teacher_summary: dict[str, Any], example_stats: dict[str, Any],
@@ -169,6 +184,12 @@ def report(metrics: dict[str, Any], teacher_summary: dict[str, Any], example_sta
                    f"first-stage weight **{rr['first_stage_weight']}** chosen on dev (dev nDCG@10 by weight "
                    f"{ {w: round(v, 4) for w, v in next(v for k, v in rr.items() if k.endswith('_by_weight')).items()} }; "
                    "0 = the cross-encoder alone).\n")
+    lt = metrics.get("ltr")
+    if lt:
+        out.append(f"\n## Learned ranking (LambdaMART)\n\nThe hybrid's top {lt['depth']} re-ordered by LightGBM "
+                   f"lambdarank trained on {lt['train_queries']} train queries ({lt['train_rows']} candidates, "
+                   f"{lt['judged_rows']} judged) in {sum(lt['seconds'].values()):.0f} s; share of split gain per "
+                   f"feature: {lt['importance']}.\n")
     a = metrics["teacher_agreement_dev"]
     out.append("\n## Teacher (cross-encoder)\n\n" + markdown_table([{
         "spearman vs gain": a["spearman_vs_gain"], "ROC-AUC relevant vs not": a["roc_auc_relevant_vs_not"] or float("nan"),

@@ -17,7 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(n.compare_modes, ["products", "queries", "qrels", "reference_model", "candidate_model",
                                    "teacher_model", "params:quality", "params:finetune.models", "student_model",
                                    "gate_decision"],
-                 ["per_query", "metrics", "serving_choice"], name="compare_modes"),
+                 ["per_query", "metrics", "serving_choice", "ltr_ranker"], name="compare_modes"),
             Node(n.report, ["metrics", "teacher_summary", "teacher_example_stats", "label_expansion_stats",
                             "gate_decision", "student_summary"],
                  ["report", "plot"], name="report"),
