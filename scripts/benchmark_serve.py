@@ -5,7 +5,8 @@ Levels, each measured with the same real Home Depot queries, one request at a ti
 
 1. bare faiss   ``IndexFlatIP.search`` of a pre-encoded query vector (in this process)
 2. bare encode+faiss   query encoding + faiss search (in this process)
-3. engine   ``SearchEngine.search`` in this process, per mode (dense, bm25, hybrid; rerank with ``--reranker``)
+3. engine   ``SearchEngine.search`` in this process, per mode (dense, bm25, hybrid; rerank with ``--reranker``;
+            ltr with ``--ltr``)
 4. HTTP   ``GET /search`` against ``discovery serve`` in a child process (uvicorn, loopback), per mode
 
 service overhead ratio = HTTP p50 / bare p50 (dense vs encode+faiss). Bounded: each measurement
@@ -137,6 +138,9 @@ def main() -> None:
     ap.add_argument("--reranker", default=None,
                     help="cross-encoder folder (e.g. data/06_models/teacher): export it and measure mode=rerank")
     ap.add_argument("--rerank-top-n", type=int, default=20, help="hybrid candidates the cross-encoder re-scores")
+    ap.add_argument("--ltr", default=None,
+                    help="LambdaMART model file (e.g. data/06_models/ltr/ranker.txt): export it and measure mode=ltr")
+    ap.add_argument("--ltr-depth", type=int, default=50, help="hybrid candidates the ranker re-orders")
     args = ap.parse_args()
 
     import faiss
@@ -162,17 +166,17 @@ def main() -> None:
     try:
         m, _ = read_manifest(index_dir)
         fresh = m.get("corpus_fingerprint") != corpus_fingerprint(texts) or (
-            bool(args.reranker) != bool(m.get("reranker")))
+            bool(args.reranker) != bool(m.get("reranker"))) or bool(args.ltr) != bool(m.get("ltr"))
     except Exception:  # noqa: BLE001
         pass
     t = time.perf_counter()
     if fresh:
         print(f"exporting {len(products):,} products with {args.model} -> {index_dir}", flush=True)
         export_index(index_dir, args.model, products, metadata={"purpose": "serve benchmark"},
-                     reranker=args.reranker, rerank_top_n=args.rerank_top_n)
+                     reranker=args.reranker, rerank_top_n=args.rerank_top_n, ltr=args.ltr, ltr_depth=args.ltr_depth)
     export_s = time.perf_counter() - t
     queries = ds.queries["text"].sample(n=min(2000, len(ds.queries)), random_state=0).tolist()
-    modes = ("dense", "bm25", "hybrid") + (("rerank",) if args.reranker else ())
+    modes = ("dense", "bm25", "hybrid") + (("rerank",) if args.reranker else ()) + (("ltr",) if args.ltr else ())
 
     model_dir = resolve_model_path(args.model)
     t = time.perf_counter()
