@@ -89,14 +89,15 @@ def test_finetune_chain_ci(ci_project: Path):
         systems = quality["by_split"][split]
         chosen = gate["chosen"] if gate["passed"] else "base"   # what serves (the production checkpoint if failed)
         assert {"bm25", "dense:base", "dense:candidate", "dense:student", "hybrid:candidate", "hybrid:student",
-                f"rerank:{chosen}"} <= set(systems)
+                f"rerank:{chosen}", f"ltr:{chosen}"} <= set(systems)
         assert quality["promoted"] == chosen
         ci = systems[f"rerank:{chosen}"]["vs_bm25"]
         assert ci["low"] <= ci["mean"] <= ci["high"]
     fusion = quality["fusion"][quality["promoted"]]
     assert fusion["dev_ndcg@10"] >= max(fusion["inputs_dev_ndcg@10"].values()) - 1e-9
     assert -1.0 <= quality["teacher_agreement_dev"]["spearman_vs_gain"] <= 1.0
-    assert set(quality["latency_ms"]) == {"bm25", "dense", "hybrid", "rerank"}
+    assert set(quality["latency_ms"]) == {"bm25", "dense", "hybrid", "rerank", "ltr"}
+    assert quality["ltr"]["judged_rows"] > 0 and "ltr" in quality["serving"]["dev_ndcg@10"]
     # label expansion by the teacher and the distilled student (distill stage)
     expansion = json.loads((rep / "distill" / "label_expansion_stats.json").read_text())
     assert expansion["scored_pairs"] > expansion["unjudged_pairs"] > 0
@@ -117,6 +118,7 @@ def test_finetune_chain_ci(ci_project: Path):
     assert manifest["default_mode"] == quality["serving"]["default_mode"]
     assert manifest["fusion"] == fusion["config"]
     assert (index_dir / manifest["reranker"]["dir"] / "config.json").exists()
+    assert manifest["ltr"]["depth"] == quality["serving"]["ltr_depth"] and (index_dir / manifest["ltr"]["file"]).exists()
     assert ("Served model = `base` (gate failed" in (rep / "quality" / "report.md").read_text()) == (not promoted)
 
     # second run with nothing changed: every node is skipped by the stage cache

@@ -3,6 +3,8 @@ served ``ltr`` mode giving exactly the order the offline evaluation scored."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,8 +13,8 @@ from discovery_pipelines.search.embeddings import encode, product_texts
 from discovery_pipelines.search.fusion import FusionConfig, fuse
 from discovery_pipelines.search.ltr import (FEATURES, LTRConfig, candidate_features, graded_labels, load_ranker,
                                             ranker_scores, run_features, train_ranker)
-from discovery_pipelines.search.rerank import apply_rerank
-from tests.conftest import CACHE_DIR
+
+CACHE_DIR = Path(__file__).resolve().parents[2] / "data" / "07_model_output" / "embedding_cache"
 
 
 def test_candidate_features_count_words_stems_and_numbers():
@@ -40,9 +42,8 @@ def test_graded_labels_keep_the_qrels_gains():
 def slice_runs(hd_small, st_model):
     """BM25 + MiniLM first stage of the slice's train and held-out (dev + holdout) queries."""
     prods, q, qr = hd_small.products, hd_small.queries, hd_small.qrels
-    cache = CACHE_DIR
     held = q.assign(split=q["split"].replace({"holdout": "dev"}))
-    runs = C.first_stage_runs(prods, held, qr, {"base": st_model}, splits=("train", "dev"), k=100, cache_dir=cache)
+    runs = C.first_stage_runs(prods, held, qr, {"base": st_model}, splits=("train", "dev"), k=100, cache_dir=CACHE_DIR)
     fusion = FusionConfig()
     for sr in runs.values():
         sr.runs["hybrid:base"] = fuse({"bm25": sr.runs["bm25"], "dense": sr.runs["dense:base"]}, fusion, k=100)
