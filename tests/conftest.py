@@ -61,6 +61,25 @@ def minilm_path() -> Path:
     return resolve_model_path("all-MiniLM-L6-v2")
 
 
+@pytest.fixture()
+def sqlite_tracking(tmp_path, monkeypatch):
+    """A private SQLite MLflow tracking + registry store (what kedro-mlflow uses by default) in ``tmp_path``;
+    yields the id of a fresh experiment whose artifacts live there too."""
+    import mlflow
+
+    monkeypatch.chdir(tmp_path)
+    previous = mlflow.get_tracking_uri()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    exp = mlflow.create_experiment("test", artifact_location=(tmp_path / "artifacts").as_uri())
+    yield exp
+    if mlflow.active_run():
+        mlflow.end_run()
+    mlflow.set_tracking_uri(previous)
+    mlflow.set_registry_uri(previous)
+
+
 # ---- small exported-index fixtures shared by tests/index and tests/serve ----
 
 CACHE_DIR = PROJECT_ROOT / "data" / "07_model_output" / "embedding_cache"

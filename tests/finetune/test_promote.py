@@ -21,21 +21,6 @@ PRODUCTION = "all-MiniLM-L6-v2"
 CHECKS = {"dev_gain": {"value": -0.01, "limit": 0.0, "passed": False}}
 
 
-@pytest.fixture()
-def sqlite_tracking(tmp_path, monkeypatch):
-    """A private SQLite tracking + registry store in ``tmp_path`` (as in tests/reporting/test_tracking.py)."""
-    monkeypatch.chdir(tmp_path)
-    previous = mlflow.get_tracking_uri()
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    exp = mlflow.create_experiment("promote-test", artifact_location=(tmp_path / "artifacts").as_uri())
-    yield exp
-    if mlflow.active_run():
-        mlflow.end_run()
-    mlflow.set_tracking_uri(previous)
-    mlflow.set_registry_uri(previous)
-
 
 def _products() -> pd.DataFrame:
     titles = ["cordless drill 20v", "led light bulb 60w", "interior paint white", "kitchen faucet chrome",

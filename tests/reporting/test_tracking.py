@@ -11,21 +11,6 @@ from discovery_pipelines.reporting import tracking  # noqa: E402
 from discovery_pipelines.search.models import load_model  # noqa: E402
 
 
-@pytest.fixture()
-def sqlite_tracking(tmp_path, monkeypatch):
-    """A private SQLite tracking + registry store (what kedro-mlflow uses by default) in ``tmp_path``."""
-    monkeypatch.chdir(tmp_path)
-    previous = mlflow.get_tracking_uri()
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    exp = mlflow.create_experiment("tracking-test", artifact_location=(tmp_path / "artifacts").as_uri())
-    yield exp
-    if mlflow.active_run():
-        mlflow.end_run()
-    mlflow.set_tracking_uri(previous)
-    mlflow.set_registry_uri(previous)
-
 
 def test_registered_model_loads_by_production_alias(sqlite_tracking, hd_small):
     base = load_model("all-MiniLM-L6-v2", device="cpu")
