@@ -255,7 +255,7 @@ def mode_latency(products: pd.DataFrame, texts: Sequence[str], model: Any, cross
     """In-process per-query latency (ms, p50 / p95, one query at a time) of each serving mode, the
     steps the search service runs: BM25, query encoding + exact dense top-k, fusion, then the
     cross-encoder (``rerank``) or the LambdaMART ``ranker``'s features and scores (``ltr``, head ``ltr_depth``)."""
-    from discovery_pipelines.search.ltr import candidate_features
+    from discovery_pipelines.search.ltr import score_head
 
     st = load_model(model)
     bm25 = bm25 or BM25Retriever(product_texts(products, text_fields), products["product_id"].tolist())
@@ -280,9 +280,9 @@ def mode_latency(products: pd.DataFrame, texts: Sequence[str], model: Any, cross
             keep = [j for j, p in enumerate(h[0][0, :ltr_depth]) if p is not None]
             head = [h[0][0, j] for j in keep]
             bm = {p: float(x) for p, x in zip(b[0][0], b[1][0]) if p is not None}
-            x = candidate_features(q, [title[p] for p in head], h[1][0, keep], [bm.get(p, 0.0) for p in head],
-                                   doc[[position[p] for p in head]] @ qv[0])
-            _ranked = [head[j] for j in np.argsort(-ranker.predict(x, num_threads=1), kind="stable")]
+            s = score_head(ranker, q, [title[p] for p in head], h[1][0, keep], [bm.get(p, 0.0) for p in head],
+                           doc[[position[p] for p in head]] @ qv[0])
+            _ranked = [head[j] for j in np.argsort(-s, kind="stable")]
             lat["ltr"].append(time.perf_counter() - t0)
         if cross_encoder is not None:
             keep = [j for j, p in enumerate(h[0][0, :top_n]) if p is not None]

@@ -205,6 +205,14 @@ def ranker_scores(ranker: Any, X: np.ndarray, groups: Sequence[int]) -> list[np.
     return np.split(np.asarray(s, dtype=np.float64), np.cumsum(np.asarray(groups))[:-1])
 
 
+def score_head(ranker: Any, query: str, titles: Sequence[str], hybrid: Sequence[float], bm25: Sequence[float],
+               cosine: Sequence[float]) -> np.ndarray:
+    """Ranker scores, float64 ``(n,)``, of one query's head (online: the search service, one query at a time);
+    arguments as :func:`candidate_features`."""
+    return np.asarray(ranker.predict(candidate_features(query, titles, hybrid, bm25, cosine), num_threads=1),
+                      dtype=np.float64)
+
+
 def importance(ranker: Any) -> dict[str, float]:
     """Share of the total split gain per feature (sums to 1), largest first."""
     g = np.asarray(ranker.feature_importance("gain"), dtype=np.float64)

@@ -220,10 +220,13 @@ class SearchEngine:
                     log.warning("ltr disabled: index %s has no vectors for the cosine feature (%s)", self.index_id, e)
                     self.ranker = None
         self.default_mode = str(manifest.get("default_mode") or "hybrid")
-        if (self.default_mode == "rerank" and self.reranker is None) or (
-                self.default_mode == "ltr" and self.ranker is None):
+        if self._lacks_reranker(self.default_mode):
             self.default_mode = "hybrid"
         self._rerank_lock = threading.Lock()
+
+    def _lacks_reranker(self, mode: str) -> bool:
+        """``rerank`` without an exported cross-encoder, or ``ltr`` without an exported ranker."""
+        return (mode == "rerank" and self.reranker is None) or (mode == "ltr" and self.ranker is None)
 
     @staticmethod
     def _classify_faiss(index: Any) -> str:
@@ -348,7 +351,7 @@ class SearchEngine:
             raise QueryError(f"k must be an integer in 1..{MAX_K}, got {k!r}")
         if mode not in MODES:
             raise QueryError(f"mode must be one of {list(MODES)}, got {mode!r}")
-        if (mode == "rerank" and self.reranker is None) or (mode == "ltr" and self.ranker is None):
+        if self._lacks_reranker(mode):
             mode = "hybrid"   # an index exported without that re-ranker serves its first stage; the result says so
         top_n = self.rerank_top_n if rerank_top_n is None else int(rerank_top_n)
         if mode == "rerank" and not 1 <= top_n <= MAX_CANDIDATES:
@@ -420,16 +423,15 @@ class SearchEngine:
     def _ltr(self, query: str, qv: np.ndarray, fused: list[tuple[int, float]], bm25: dict[int, float], k: int
              ) -> list[tuple[int, float]]:
         """The fused list's first ``ltr_depth`` re-ordered by the LambdaMART score, then the rest; first ``k``."""
-        from discovery_pipelines.search.ltr import candidate_features
+        from discovery_pipelines.search.ltr import score_head
         from discovery_pipelines.search.rerank import order_by_logits
 
         head, tail = [p for p, _ in fused[: self.ltr_depth]], [p for p, _ in fused[self.ltr_depth:]]
         if not head:
             return fused[:k]
-        cos = self._emb[head] @ qv[0]
-        x = candidate_features(query, [str(self.titles[p]) for p in head], [s for _, s in fused[: len(head)]],
-                               [bm25.get(p, 0.0) for p in head], cos)
-        return order_by_logits(head, self.ranker.predict(x, num_threads=1), tail)[:k]
+        scores = score_head(self.ranker, query, [str(self.titles[p]) for p in head], [s for _, s in fused[: len(head)]],
+                            [bm25.get(p, 0.0) for p in head], self._emb[head] @ qv[0])
+        return order_by_logits(head, scores, tail)[:k]
 
 
 def default_device() -> str:

@@ -105,6 +105,7 @@ def compare_modes(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataF
     grid = default_grid(p.fusion.rrf_c, p.fusion.rrf_dense_weight, p.fusion.alphas)
     fusion = {m: C.add_fusions(splits, m, grid=grid, rel_threshold=p.rel_threshold, k=p.k)
               for m in (*CONTENDERS, *([] if promoted in CONTENDERS else [promoted])) if m in dense}
+    served_fusion = FusionConfig.from_dict(fusion[promoted]["config"])
     train_q = queries[queries["split"] == p.ltr_train_split]
     if p.ltr.max_train_queries is not None:
         judged = train_q[train_q["query_id"].isin(set(qrels["query_id"]))]
@@ -112,7 +113,7 @@ def compare_modes(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataF
     train_runs = C.first_stage_runs(products, train_q, qrels, {promoted: dense[promoted]}, splits=[p.ltr_train_split],
                                     k=p.k, text_fields=p.text_fields, cache_dir=p.cache_dir, bm25=bm25)
     ranker, ltr_stats = C.add_ltr(splits, promoted, dense[promoted], train_runs[p.ltr_train_split],
-                                  FusionConfig.from_dict(fusion[promoted]["config"]), products, p.ltr, k=p.k,
+                                  served_fusion, products, p.ltr, k=p.k,
                                   text_fields=p.text_fields, cache_dir=p.cache_dir)
     doc_text = dict(zip(products["product_id"], product_texts(products, p.text_fields)))
     precision = resolve_precision(p.teacher.train.precision)
@@ -128,7 +129,7 @@ def compare_modes(products: pd.DataFrame, queries: pd.DataFrame, qrels: pd.DataF
                                    baselines=("bm25", f"dense:{TODAY}", f"hybrid_rrf60:{TODAY}"),
                                    samples=p.bootstrap_samples, seed=p.seed)
     latency = C.mode_latency(products, dev.texts[: p.serving.latency_queries], dense[promoted], teacher,
-                             FusionConfig.from_dict(fusion[promoted]["config"]), top_n=p.rerank.top_n,
+                             served_fusion, top_n=p.rerank.top_n,
                              candidates=p.k, bm25=bm25, cache_dir=p.cache_dir, text_fields=p.text_fields,
                              precision=precision, first_stage_weight=rerank_choice["first_stage_weight"],
                              ranker=ranker, ltr_depth=p.ltr.depth)
