@@ -158,10 +158,22 @@ class BatchAugment:
         return x.clamp_(0.0, 1.0)
 
 
-def eval_batch(pixels: np.ndarray, idx: np.ndarray, crop: int):
-    """Centre ``crop`` of ``pixels[idx]`` (deterministic evaluation view), uint8 tensor."""
+def eval_batch(pixels: np.ndarray, idx: np.ndarray, crop: int, offset: tuple[int, int] | None = None):
+    """A ``crop`` x ``crop`` window of ``pixels[idx]`` as a uint8 tensor: the centre (deterministic
+    evaluation view), or the window whose top-left corner is ``offset = (row, col)``."""
     import torch
 
     s = pixels.shape[-1]
-    o = (s - crop) // 2
-    return torch.from_numpy(np.ascontiguousarray(pixels[idx, :, o:o + crop, o:o + crop]))
+    r, c = offset if offset is not None else ((s - crop) // 2, (s - crop) // 2)
+    return torch.from_numpy(np.ascontiguousarray(pixels[idx, :, r:r + crop, c:c + crop]))
+
+
+def eval_views(pixels: np.ndarray, idx: np.ndarray, crop: int, five_crop: bool = False) -> list:
+    """The evaluation crops of ``pixels[idx]`` (uint8 tensors ``(len(idx), 3, crop, crop)``): the centre
+    crop, and with ``five_crop`` also the four corner crops (the five crops of Krizhevsky et al. 2012's
+    ten-crop evaluation; the mirror images are added by the encoder)."""
+    views = [eval_batch(pixels, idx, crop)]
+    if five_crop:
+        m = pixels.shape[-1] - crop
+        views += [eval_batch(pixels, idx, crop, (r, c)) for r in (0, m) for c in (0, m)]
+    return views

@@ -51,6 +51,9 @@ class ProductTowerParams(_Strict):
     seed: int = 0
     device: str = "auto"
     bf16: bool = False
+    channels_last: bool = True                # NHWC layout for the backbone (faster convolutions)
+    ema_decay: float = Field(0.998, ge=0.0, lt=1.0)   # EMA of the weights (0 = the raw weights)
+    tta: Literal["none", "flip", "ten_crop"] = "ten_crop"   # views averaged when the catalogue's photos are encoded
 
 
 class EnrichmentParams(_Strict):

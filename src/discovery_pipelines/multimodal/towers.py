@@ -62,15 +62,24 @@ class ProductTower(nn.Module):
     """``image``: timm backbone; ``image_proj``: its features -> ``dim``; ``text_proj``: frozen text
     embeddings (``text_dim``) -> ``dim``; ``logit_scale``: learnable log inverse temperature (CLIP's,
     initialised to ``1 / init_temperature``, clamped at 100). ``spec`` holds the constructor arguments,
-    so :func:`save_tower` / :func:`load_tower` can rebuild it."""
+    so :func:`save_tower` / :func:`load_tower` can rebuild it.
+
+    ``channels_last``: the backbone's weights and its input images use the NHWC memory layout, which
+    oneDNN's convolutions run ~1.4x faster than NCHW on x86 CPUs (measured: a narrow ResNet-18
+    forward + backward at 96 px, 141 -> 201 images/s on 2 AVX-512 cores) and which tensor cores
+    prefer on CUDA; the results are the same up to float rounding."""
 
     def __init__(self, arch: str, text_dim: int, dim: int, *, weights_path: str | None = None,
                  model_kwargs: Mapping[str, Any] | None = None, init_temperature: float = 0.07,
-                 fusion_alpha: float = 0.5) -> None:
+                 fusion_alpha: float = 0.5, channels_last: bool = False) -> None:
         super().__init__()
         self.spec = {"arch": arch, "text_dim": int(text_dim), "dim": int(dim), "model_kwargs": dict(model_kwargs or {}),
-                     "init_temperature": float(init_temperature), "fusion_alpha": float(fusion_alpha)}
+                     "init_temperature": float(init_temperature), "fusion_alpha": float(fusion_alpha),
+                     "channels_last": bool(channels_last)}
+        self.channels_last = bool(channels_last)
         self.image = create_backbone(arch, weights_path=weights_path, model_kwargs=model_kwargs)
+        if self.channels_last:
+            self.image = self.image.to(memory_format=torch.channels_last)
         self.image_proj = nn.Linear(self.image.num_features, dim)
         self.text_proj = nn.Linear(text_dim, dim)
         self.logit_scale = nn.Parameter(torch.tensor(float(np.log(1.0 / init_temperature))))
@@ -79,11 +88,13 @@ class ProductTower(nn.Module):
 
     def image_features(self, x: torch.Tensor) -> torch.Tensor:
         """Backbone pooled features ``(B, num_features)`` of normalised images ``(B, 3, H, W)``."""
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.image(x)
 
     def encode_image(self, x: torch.Tensor) -> torch.Tensor:
         """L2-normalised ``(B, dim)`` image vectors."""
-        return F.normalize(self.image_proj(self.image(x)).float(), dim=-1)
+        return F.normalize(self.image_proj(self.image_features(x)).float(), dim=-1)
 
     def encode_text(self, t: torch.Tensor) -> torch.Tensor:
         """L2-normalised ``(B, dim)`` vectors of frozen text embeddings ``(B, text_dim)``."""

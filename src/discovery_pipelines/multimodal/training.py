@@ -16,8 +16,11 @@ form of SupCon, Khosla et al. 2020, and UniCL, Yang et al. 2022) instead of CLIP
 would call a photo of the same class a negative.
 
 Training reads the train split only; the val split chooses the epoch (early stopping on val
-photo -> class top-1). The cosine learning-rate schedule runs on ``max(step progress, time
-progress)``, so with a wall-clock budget the rate has decayed when the budget ends.
+photo -> class top-1). With ``ema_decay`` > 0 the weights that are evaluated and kept are an
+exponential moving average of the trained ones (Polyak averaging, Polyak & Juditsky 1992; timm's
+``ModelEmaV3`` with its warm-up, which also averages BatchNorm statistics): on 2,640 photos the raw
+weights' val accuracy swings by several points from epoch to epoch, the average's far less.
+The cosine learning-rate schedule runs on ``max(step progress, time progress)``, so with a wall-clock budget the rate has decayed when the budget ends.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from discovery_pipelines.multimodal.images import BatchAugment, eval_batch, normalise
+from discovery_pipelines.multimodal.images import BatchAugment, eval_views, normalise
 from discovery_pipelines.multimodal.params import ProductTowerParams as TowerConfig
 from discovery_pipelines.multimodal.towers import build_product_tower, default_device
 
@@ -86,21 +89,37 @@ def _lr_factor(progress: float, warmup: float) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, p)))
 
 
+TTA_MODES = ("none", "flip", "ten_crop")
+
+
 def encode_photos(tower: Any, pixels: np.ndarray, idx: np.ndarray, crop: int, *, batch_size: int = 256,
-                  device: str = "cpu", flip_tta: bool = True, with_features: bool = False) -> Any:
-    """L2-normalised ``(len(idx), dim)`` float32 image vectors of the centre crops (mean of the photo and
-    its mirror image when ``flip_tta``); with ``with_features`` also the backbone features."""
+                  device: str = "cpu", tta: str = "flip", with_features: bool = False) -> Any:
+    """L2-normalised ``(len(idx), dim)`` float32 image vectors of ``pixels[idx]`` (uint8 ``(N, 3, S, S)``).
+
+    ``tta`` chooses the views whose backbone features are averaged before the projection: ``"none"``
+    the centre ``crop``, ``"flip"`` it and its mirror image, ``"ten_crop"`` the centre and the four
+    corner crops and their mirror images (Krizhevsky et al. 2012; five times the cost of ``"flip"``).
+    With ``with_features`` also the averaged backbone features ``(len(idx), num_features)``.
+
+    Raises:
+        ValueError: unknown ``tta``.
+    """
     import torch
     from torch.nn import functional as F
 
+    if tta not in TTA_MODES:
+        raise ValueError(f"encode_photos: tta must be one of {TTA_MODES}, got {tta!r}")
     tower.eval()
     vecs, feats = [], []
     with torch.inference_mode():
         for s in range(0, len(idx), batch_size):
-            x = normalise(eval_batch(pixels, idx[s:s + batch_size], crop), device)
-            f = tower.image_features(x)
-            if flip_tta:
-                f = (f + tower.image_features(torch.flip(x, dims=[3]))) / 2
+            total, n = 0, 0
+            for view in eval_views(pixels, idx[s:s + batch_size], crop, five_crop=tta == "ten_crop"):
+                x = normalise(view, device)
+                total, n = total + tower.image_features(x), n + 1
+                if tta != "none":
+                    total, n = total + tower.image_features(torch.flip(x, dims=[3])), n + 1
+            f = total / n
             vecs.append(F.normalize(tower.image_proj(f).float(), dim=-1).cpu().numpy())
             feats.append(f.float().cpu().numpy())
     v = np.concatenate(vecs) if vecs else np.zeros((0, tower.dim), np.float32)
@@ -136,6 +155,7 @@ def train_product_tower(pixels: np.ndarray, labels: np.ndarray, train_idx: np.nd
         ValueError: empty train split, ``crop`` larger than the decoded size, labels out of range.
     """
     import torch
+    from timm.utils import ModelEmaV3
     from tqdm.auto import tqdm
 
     if len(train_idx) == 0:
@@ -147,7 +167,9 @@ def train_product_tower(pixels: np.ndarray, labels: np.ndarray, train_idx: np.nd
     rng = np.random.default_rng(config.seed)
     tower = build_product_tower(config.arch, class_text_emb.shape[1], config.dim, weights_path=config.weights_path,
                                 model_kwargs=config.model_kwargs, init_temperature=config.init_temperature,
-                                fusion_alpha=config.fusion_alpha).to(device)
+                                fusion_alpha=config.fusion_alpha, channels_last=config.channels_last).to(device)
+    ema = ModelEmaV3(tower, decay=config.ema_decay, use_warmup=True) if config.ema_decay > 0 else None
+    kept = ema.module if ema is not None else tower      # the weights evaluated on val and returned
     opt = torch.optim.AdamW(tower.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     augment = BatchAugment(config.crop, config.scale_min, config.jitter)
     gen = torch.Generator().manual_seed(config.seed)
@@ -183,6 +205,8 @@ def train_product_tower(pixels: np.ndarray, labels: np.ndarray, train_idx: np.nd
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if ema is not None:
+                ema.update(tower, step=step)
             losses.append(float(loss.detach()))
             step += 1
             seen += len(idx)
@@ -190,10 +214,10 @@ def train_product_tower(pixels: np.ndarray, labels: np.ndarray, train_idx: np.nd
         row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "lr": lr, "seconds": elapsed,
                "images_per_s": seen / elapsed}
         if len(val_idx):
-            u = torch.from_numpy(encode_photos(tower, pixels, val_idx, config.crop, device=device, flip_tta=False))
+            u = torch.from_numpy(encode_photos(kept, pixels, val_idx, config.crop, device=device, tta="none"))
             with torch.inference_mode():
-                t = tower.encode_text(texts).cpu()
-                logits = tower.scale().cpu() * u @ t.T
+                t = kept.encode_text(texts).cpu()
+                logits = kept.scale().cpu() * u @ t.T
                 yv = y_all[val_idx]
                 row["val_loss"] = float(torch.nn.functional.cross_entropy(logits, yv))
                 row["val_top1"] = float((logits.argmax(1) == yv).float().mean())
@@ -202,7 +226,7 @@ def train_product_tower(pixels: np.ndarray, labels: np.ndarray, train_idx: np.nd
         score = row.get("val_top1", float(epoch))
         if score > best:
             best, best_epoch, bad_epochs = score, epoch, 0
-            best_state = copy.deepcopy(tower.state_dict())
+            best_state = copy.deepcopy(kept.state_dict())
         else:
             bad_epochs += 1
         if len(val_idx) and bad_epochs >= config.patience:
@@ -213,9 +237,9 @@ def train_product_tower(pixels: np.ndarray, labels: np.ndarray, train_idx: np.nd
             break
     secs = time.perf_counter() - t0
     if best_state is not None:
-        tower.load_state_dict(best_state)
-    tower.eval()
-    return TowerResult(tower, history, best_epoch, stopped, secs, seen / secs if secs else 0.0)
+        kept.load_state_dict(best_state)
+    kept.eval()
+    return TowerResult(kept, history, best_epoch, stopped, secs, seen / secs if secs else 0.0)
 
 
 def topk_classes(scores: np.ndarray, k: int) -> np.ndarray:

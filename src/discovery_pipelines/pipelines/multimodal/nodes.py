@@ -140,7 +140,8 @@ def encode_catalogue(tower: dict[str, Any], pixels: np.ndarray, catalogue: pd.Da
     ep = P.EnrichmentParams.model_validate(enrichment_params)
     device = default_device() if p.device == "auto" else p.device
     t = load_tower(tower, device)
-    img, feats = encode_photos(t, pixels, np.arange(len(catalogue)), p.crop, device=device, with_features=True)
+    img, feats = encode_photos(t, pixels, np.arange(len(catalogue)), p.crop, device=device, tta=p.tta,
+                               with_features=True)
     has = ~catalogue["blank_title"].to_numpy(dtype=bool)
     txt = project_texts(t, listing_text_emb, device)
     txt[~has] = 0.0
