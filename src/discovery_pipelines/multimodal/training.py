@@ -20,7 +20,8 @@ photo -> class top-1). With ``ema_decay`` > 0 the weights that are evaluated and
 exponential moving average of the trained ones (Polyak averaging, Polyak & Juditsky 1992; timm's
 ``ModelEmaV3`` with its warm-up, which also averages BatchNorm statistics): on 2,640 photos the raw
 weights' val accuracy swings by several points from epoch to epoch, the average's far less.
-The cosine learning-rate schedule runs on ``max(step progress, time progress)``, so with a wall-clock budget the rate has decayed when the budget ends.
+The cosine learning-rate schedule runs on ``max(step progress, time progress)``, so with a
+wall-clock budget the rate has decayed when the budget ends.
 """
 
 from __future__ import annotations
@@ -148,8 +149,9 @@ def train_product_tower(pixels: np.ndarray, labels: np.ndarray, train_idx: np.nd
         class_text_emb: ``(C, text_dim)`` frozen text-model embeddings of the class texts.
 
     Returns:
-        :class:`TowerResult`; ``history`` has one row per epoch: ``epoch``, ``train_loss``,
-        ``val_loss``, ``val_top1``, ``lr``, ``seconds`` (cumulative), ``images_per_s``.
+        :class:`TowerResult` with the kept weights (the EMA when ``ema_decay`` > 0) of the best val epoch;
+        ``history`` has one row per epoch: ``epoch``, ``train_loss``, ``val_loss`` and ``val_top1`` (of the
+        kept weights, centre crop), ``lr``, ``seconds`` (cumulative), ``images_per_s``.
 
     Raises:
         ValueError: empty train split, ``crop`` larger than the decoded size, labels out of range.
