@@ -1,5 +1,6 @@
 """LambdaMART learned ranking (``search/ltr.py``): features, training on a real Home Depot slice, and the
-served ``ltr`` mode giving exactly the order the offline evaluation scored."""
+served ``ltr`` mode giving the order the offline evaluation scored (up to a rare near-tie swap from float
+noise in the cosine features)."""
 
 from __future__ import annotations
 
