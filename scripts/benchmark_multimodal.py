@@ -6,7 +6,9 @@ Measures on real GroceryStore photos (decoded once, as the pipeline does), with 
 ``product_tower`` parameters (conf/base/parameters_multimodal.yml):
 
 * ``pipeline_train``: :func:`discovery_pipelines.multimodal.training.train_product_tower` for a fixed
-  number of steps (augmentation, normalisation, CLIP loss, AdamW), images/s over those steps;
+  number of steps (augmentation, normalisation, CLIP loss, AdamW), images/s over those steps, at the
+  configured ``precision`` (``auto``: bf16 autocast where the CPU runs it natively); where that is bf16,
+  ``pipeline_train_fp32`` is the same loop at fp32;
 * ``bare_train``: ``timm.create_model`` of the same architecture, random crops of the same tensors,
   cross-entropy on a linear head, AdamW: the floor any training loop pays;
   (default NCHW layout: what a plain loop runs; the pipeline's tower uses ``channels_last`` by default);
@@ -66,6 +68,7 @@ def main() -> None:
     from discovery_pipelines.multimodal.params import ProductTowerParams
     from discovery_pipelines.multimodal.towers import create_backbone
     from discovery_pipelines.multimodal.training import encode_photos, train_product_tower
+    from discovery_pipelines.search.precision import resolve_precision
 
     params = yaml.safe_load((ROOT / "conf/base/parameters_multimodal.yml").read_text())["multimodal"]
     p = ProductTowerParams.model_validate(params["product_tower"])
@@ -87,11 +90,17 @@ def main() -> None:
     idx = np.arange(min(n_img, len(pixels)))
     res = train_product_tower(pixels, labels, idx, np.array([], dtype=int), text, cfg, show_progress=False)
     pipe_train = res.train_images_per_s
+    precision = resolve_precision(p.precision)
+    extra = {}
+    if precision == "bf16":
+        fp32 = train_product_tower(pixels, labels, idx, np.array([], dtype=int), text,
+                                   cfg.model_copy(update={"precision": "fp32"}), show_progress=False)
+        extra["pipeline_train_fp32"] = fp32.train_images_per_s
     t = time.perf_counter()
-    encode_photos(res.tower, pixels, np.arange(len(pixels)), p.crop, device=device, tta=p.tta)
+    encode_photos(res.tower, pixels, np.arange(len(pixels)), p.crop, device=device, tta=p.tta, precision=precision)
     pipe_enc = len(pixels) / (time.perf_counter() - t)
     t = time.perf_counter()
-    encode_photos(res.tower, pixels, np.arange(len(pixels)), p.crop, device=device, tta="flip")
+    encode_photos(res.tower, pixels, np.arange(len(pixels)), p.crop, device=device, tta="flip", precision=precision)
     pipe_enc_flip = len(pixels) / (time.perf_counter() - t)
 
     model = create_backbone(p.arch, model_kwargs=p.model_kwargs).to(device)
@@ -121,14 +130,14 @@ def main() -> None:
         "machine": _cpu(), "device": device, "torch_threads": torch.get_num_threads(),
         "load_average_before": load_before, "load_average_after": os.getloadavg(),
         "arch": p.arch, "model_kwargs": p.model_kwargs, "crop": p.crop, "batch": args.batch, "steps": steps,
-        "channels_last": p.channels_last, "tta": p.tta,
+        "channels_last": p.channels_last, "tta": p.tta, "precision": precision,
         "decode_photos_per_s": len(pixels) / decode_s,
-        "images_per_s": {"pipeline_train": pipe_train, "bare_train": bare_train,
+        "images_per_s": {"pipeline_train": pipe_train, **extra, "bare_train": bare_train,
                          "pipeline_encode": pipe_enc, "pipeline_encode_flip": pipe_enc_flip, "bare_encode": bare_enc},
         "ratio_train_pipeline_vs_bare": pipe_train / bare_train,
         "ratio_encode_pipeline_vs_bare": pipe_enc / bare_enc,
         "note": (f"pipeline_encode averages the {p.tta} test-time views (ten_crop: 10 forwards per photo, flip: 2), "
-                 "bare_encode runs one; pipeline_train uses channels_last when configured, bare_train never"),
+                 "bare_encode runs one; pipeline_train uses channels_last and bf16 autocast when configured (precision above), bare_train neither"),
     }
     write_json(out, args.out)
     print(json.dumps(out, indent=2))

@@ -41,8 +41,8 @@ class ProductTowerParams(_Strict):
     lr: float = 2e-3
     weight_decay: float = 0.05
     warmup_epochs: float = 1.0
-    max_epochs: int = 60
-    patience: int = 12
+    max_epochs: int = 90
+    patience: int = 18
     time_budget_s: float = 720.0
     scale_min: float = 0.35
     jitter: float = 0.25
@@ -50,7 +50,7 @@ class ProductTowerParams(_Strict):
     init_temperature: float = 0.07
     seed: int = 0
     device: str = "auto"
-    bf16: bool = False
+    precision: Literal["auto", "fp32", "bf16"] = "auto"   # bf16 autocast where native (AMX / AVX512-BF16 / CUDA)
     channels_last: bool = True                # NHWC layout for the backbone (faster convolutions)
     ema_decay: float = Field(0.998, ge=0.0, lt=1.0)   # EMA of the weights (0 = the raw weights)
     tta: Literal["none", "flip", "ten_crop"] = "ten_crop"   # views averaged when the catalogue's photos are encoded

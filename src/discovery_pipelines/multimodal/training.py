@@ -77,6 +77,7 @@ class TowerResult:
     stopped: str
     train_seconds: float
     train_images_per_s: float
+    precision: str = "fp32"      # the autocast the backbone trained under (``fp32`` / ``bf16``)
 
 
 def _resolve_device(device: str) -> str:
@@ -94,22 +95,29 @@ TTA_MODES = ("none", "flip", "ten_crop")
 
 
 def encode_photos(tower: Any, pixels: np.ndarray, idx: np.ndarray, crop: int, *, batch_size: int = 256,
-                  device: str = "cpu", tta: str = "flip", with_features: bool = False) -> Any:
+                  device: str = "cpu", tta: str = "flip", with_features: bool = False,
+                  precision: str = "fp32") -> Any:
     """L2-normalised ``(len(idx), dim)`` float32 image vectors of ``pixels[idx]`` (uint8 ``(N, 3, S, S)``).
 
     ``tta`` chooses the views whose backbone features are averaged before the projection: ``"none"``
     the centre ``crop``, ``"flip"`` it and its mirror image, ``"ten_crop"`` the centre and the four
     corner crops and their mirror images (Krizhevsky et al. 2012; five times the cost of ``"flip"``).
     With ``with_features`` also the averaged backbone features ``(len(idx), num_features)``.
+    ``precision`` (``fp32`` / ``bf16`` / ``auto``, :func:`search.precision.resolve_precision`) is the
+    backbone's autocast; views are averaged and projected in fp32.
 
     Raises:
-        ValueError: unknown ``tta``.
+        ValueError: unknown ``tta`` or ``precision``.
     """
     import torch
     from torch.nn import functional as F
 
+    from discovery_pipelines.search.precision import resolve_precision
+
     if tta not in TTA_MODES:
         raise ValueError(f"encode_photos: tta must be one of {TTA_MODES}, got {tta!r}")
+    autocast = torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16,
+                              enabled=resolve_precision(precision) == "bf16")
     tower.eval()
     vecs, feats = [], []
     with torch.inference_mode():
@@ -117,9 +125,12 @@ def encode_photos(tower: Any, pixels: np.ndarray, idx: np.ndarray, crop: int, *,
             total, n = 0, 0
             for view in eval_views(pixels, idx[s:s + batch_size], crop, five_crop=tta == "ten_crop"):
                 x = normalise(view, device)
-                total, n = total + tower.image_features(x), n + 1
-                if tta != "none":
-                    total, n = total + tower.image_features(torch.flip(x, dims=[3])), n + 1
+                with autocast:
+                    f_view = tower.image_features(x).float()
+                    f_flip = tower.image_features(torch.flip(x, dims=[3])).float() if tta != "none" else None
+                total, n = total + f_view, n + 1
+                if f_flip is not None:
+                    total, n = total + f_flip, n + 1
             f = total / n
             vecs.append(F.normalize(tower.image_proj(f).float(), dim=-1).cpu().numpy())
             feats.append(f.float().cpu().numpy())
@@ -151,7 +162,10 @@ def train_product_tower(pixels: np.ndarray, labels: np.ndarray, train_idx: np.nd
     Returns:
         :class:`TowerResult` with the kept weights (the EMA when ``ema_decay`` > 0) of the best val epoch;
         ``history`` has one row per epoch: ``epoch``, ``train_loss``, ``val_loss`` and ``val_top1`` (of the
-        kept weights, centre crop), ``lr``, ``seconds`` (cumulative), ``images_per_s``.
+        kept weights, centre crop), ``lr``, ``seconds`` (cumulative), ``images_per_s``. The forward
+        passes run under bf16 autocast when ``config.precision`` resolves to ``bf16``
+        (:func:`search.precision.resolve_precision`: native on AMX / AVX512-BF16 CPUs and CUDA; ~1.6x the
+        images/s of fp32 on a 2-core AMX CPU); loss, optimiser and EMA stay fp32.
 
     Raises:
         ValueError: empty train split, ``crop`` larger than the decoded size, labels out of range.
@@ -159,6 +173,8 @@ def train_product_tower(pixels: np.ndarray, labels: np.ndarray, train_idx: np.nd
     import torch
     from timm.utils import ModelEmaV3
     from tqdm.auto import tqdm
+
+    from discovery_pipelines.search.precision import resolve_precision
 
     if len(train_idx) == 0:
         raise ValueError("train_product_tower: the train split is empty")
@@ -183,7 +199,9 @@ def train_product_tower(pixels: np.ndarray, labels: np.ndarray, train_idx: np.nd
     history: list[dict[str, float]] = []
     best, best_epoch, best_state, bad_epochs, stopped = -1.0, 0, None, 0, "max_epochs"
     t0, step, seen = time.perf_counter(), 0, 0
-    autocast = torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=config.bf16)
+    precision = resolve_precision(config.precision)
+    log.info("product tower: training on %s at %s", device, precision)
+    autocast = torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=precision == "bf16")
     for epoch in range(1, config.max_epochs + 1):
         tower.train()
         order = rng.permutation(train_idx)
@@ -216,7 +234,8 @@ def train_product_tower(pixels: np.ndarray, labels: np.ndarray, train_idx: np.nd
         row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "lr": lr, "seconds": elapsed,
                "images_per_s": seen / elapsed}
         if len(val_idx):
-            u = torch.from_numpy(encode_photos(kept, pixels, val_idx, config.crop, device=device, tta="none"))
+            u = torch.from_numpy(encode_photos(kept, pixels, val_idx, config.crop, device=device, tta="none",
+                                               precision=precision))
             with torch.inference_mode():
                 t = kept.encode_text(texts).cpu()
                 logits = kept.scale().cpu() * u @ t.T
@@ -241,7 +260,7 @@ def train_product_tower(pixels: np.ndarray, labels: np.ndarray, train_idx: np.nd
     if best_state is not None:
         kept.load_state_dict(best_state)
     kept.eval()
-    return TowerResult(kept, history, best_epoch, stopped, secs, seen / secs if secs else 0.0)
+    return TowerResult(kept, history, best_epoch, stopped, secs, seen / secs if secs else 0.0, precision)
 
 
 def topk_classes(scores: np.ndarray, k: int) -> np.ndarray:

@@ -120,6 +120,7 @@ def train_product_tower(pixels: np.ndarray, catalogue: pd.DataFrame, class_text_
                        _rows(catalogue, "val"), class_text_emb, cfg)
     report = {"history": res.history, "best_epoch": res.best_epoch, "stopped": res.stopped,
               "train_seconds": res.train_seconds, "train_images_per_s": res.train_images_per_s,
+              "precision": res.precision,
               "device": default_device() if p.device == "auto" else p.device, "config": p.model_dump()}
     return tower_state(res.tower), report
 
@@ -141,7 +142,7 @@ def encode_catalogue(tower: dict[str, Any], pixels: np.ndarray, catalogue: pd.Da
     device = default_device() if p.device == "auto" else p.device
     t = load_tower(tower, device)
     img, feats = encode_photos(t, pixels, np.arange(len(catalogue)), p.crop, device=device, tta=p.tta,
-                               with_features=True)
+                               with_features=True, precision=p.precision)
     has = ~catalogue["blank_title"].to_numpy(dtype=bool)
     txt = project_texts(t, listing_text_emb, device)
     txt[~has] = 0.0
