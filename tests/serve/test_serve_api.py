@@ -70,6 +70,8 @@ def test_non_utf8_query_string_is_rejected(client):
         ({"query": "drill\u2028\x0b"}, 422, "U+000B"),
         ({"query": "drill", "k": 1000}, 422, "less than or equal to 100"),
         ({"query": 42}, 422, "valid string"),
+        ({"query": "drill", "filters": {"available_only": 0.0}}, 422, "valid boolean"),   # the schema says boolean
+        ({"query": "drill", "filters": {"available_only": "yes"}}, 422, "valid boolean"),
     ],
 )
 def test_bad_post_bodies(client, body, status, message):

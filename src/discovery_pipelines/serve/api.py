@@ -37,7 +37,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, field_validator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from discovery_pipelines.serve.service import (
@@ -198,7 +198,8 @@ class SearchFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
     category: str | None = Field(None, min_length=1, max_length=300, json_schema_extra=_T,
                                  description="category_path prefix on ' > ' level boundaries, case-insensitive")
-    available_only: bool = Field(False, description="only products whose 'available' column is true")
+    # JSON body: a boolean only (lax mode would take 0.0 / "yes"; the OpenAPI schema says boolean)
+    available_only: StrictBool = Field(False, description="only products whose 'available' column is true")
     store: str | None = Field(None, min_length=1, max_length=100, json_schema_extra=_T,
                               description="only products whose 'store_<store>' column is true (404 if unknown)")
     product_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(

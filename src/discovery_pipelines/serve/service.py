@@ -43,6 +43,7 @@ import numpy as np
 from discovery_pipelines.search.index import MANIFEST_FILE, IndexLoadError, LoadedIndex, load_index, read_manifest
 from discovery_pipelines.search.fusion import FusionConfig, fuse
 from discovery_pipelines.search.retrieval import BM25Retriever, masked_top_k
+from discovery_pipelines.search.precision import autocast, resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,10 @@ class SearchEngine:
         self._available = ids["available"].fillna(False).astype(bool).to_numpy() if "available" in ids.columns else None
         self.stores = sorted(c[len("store_"):] for c in ids.columns if c.startswith("store_"))
         self._encode_lock = threading.Lock()
+        # queries are encoded under the rule the offline evaluation encodes them with (bf16 autocast where the
+        # hardware runs it natively, DISCOVERY_PRECISION to override): a query alone then gets bit-for-bit the
+        # vector it got in an evaluation batch, so the served order is the order that was scored
+        self.query_precision = resolve_precision()
         # per-engine cache (dies with the engine on a swap, unlike a class-level lru_cache)
         self._category_mask = functools.lru_cache(maxsize=256)(self._category_mask_uncached)
         self._faiss_kind = self._classify_faiss(self.loaded.index)
@@ -281,8 +286,10 @@ class SearchEngine:
 
     # ---- retrievers ----------------------------------------------------------------------
     def encode_query(self, query: str) -> np.ndarray:
-        """float32 ``(1, d)`` L2-normalised query vector (the tokenizer is not thread-safe: locked)."""
-        with self._encode_lock:
+        """float32 ``(1, d)`` L2-normalised query vector (the tokenizer is not thread-safe: locked), encoded at
+        ``query_precision`` (:func:`search.precision.resolve_precision`, as :func:`search.embeddings.encode`)."""
+        device_type = getattr(getattr(self.model, "device", None), "type", "cpu")
+        with self._encode_lock, autocast(self.query_precision, device_type=device_type):
             v = self.model.encode([query], normalize_embeddings=True, convert_to_numpy=True,
                                   show_progress_bar=False)
         return np.ascontiguousarray(v, dtype=np.float32)
