@@ -141,10 +141,12 @@ def test_export_is_served_by_search_service_and_cli(slice_run, tmp_path: Path, m
     assert '"product_id": "images/test/' in cli.output
 
 
-def test_caption_index_serves_untitled_listings_with_the_text_model(slice_run, tmp_path: Path, minilm_path) -> None:
+def test_caption_index_serves_untitled_listings_with_the_text_model(slice_run, tmp_path: Path, minilm_path,
+                                                                   monkeypatch) -> None:
     """The caption index holds titles and, for blank listings, the photo's expected class-text vector (norm <= 1);
-    the plain text model answers it, and untitled photos are found by what they show."""
-    from discovery_pipelines.data.datasets import FaissIndexDataset
+    the plain text model answers it, and untitled photos are found by what they show. Its manifest pins that
+    text model: a production model of another space (after a finetune run) does not take over."""
+    from discovery_pipelines.data.datasets import FaissIndexDataset, SentenceTransformerDataset
     from discovery_pipelines.serve.service import SearchService
 
     r = slice_run
@@ -153,9 +155,13 @@ def test_caption_index_serves_untitled_listings_with_the_text_model(slice_run, t
     blank = payload["products"]["blank_title"].to_numpy(dtype=bool)
     assert np.allclose(norms[~blank], 1, atol=1e-4) and (norms[blank] > 0).all() and (norms[blank] <= 1 + 1e-4).all()
     FaissIndexDataset(str(tmp_path / "captions"), str(minilm_path)).save(payload)
+    other = tmp_path / "production"                         # another model where production lives
+    SentenceTransformerDataset(str(other)).save(slice_run["qt"])
+    monkeypatch.setattr("discovery_pipelines.serve.service.DEFAULT_MODEL_DIR", other)
     svc = SearchService(index_dir=tmp_path / "captions", device="cpu")
     manifest = FaissIndexDataset(str(tmp_path / "captions"), str(minilm_path)).load().manifest
     assert manifest["unit_norm"] is False and manifest["default_mode"] == "dense"
+    assert svc.engine.model_fingerprint == manifest["model_fingerprint"]
     hits = svc.engine.search("bananas", k=len(payload["products"]), mode="dense").hits
     by_id = payload["products"].set_index("product_id")
     untitled_bananas = [h for h in hits if by_id.loc[h.product_id, "blank_title"]

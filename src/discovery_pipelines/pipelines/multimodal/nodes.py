@@ -338,7 +338,8 @@ def export_caption_index(catalogue: pd.DataFrame, listing_text_emb: np.ndarray, 
     """Test listings in the **text model's** space, for the index dataset served by the plain text model
     (``mm_caption_index``): a titled listing is its title + description embedding, a blank one the caption its
     photo implies, ``sum_c p(c | photo) e_c`` (:func:`multimodal.enrichment.photo_captions`, norms <= 1:
-    a query scores it by its expected similarity to the listing's class text)."""
+    a query scores it by its expected similarity to the listing's class text). The manifest pins the text
+    model (``metadata.query_model: manifest``), as the listing index pins its query tower."""
     p = P.ExportParams.model_validate(params)
     te = _rows(catalogue, "test")
     test = catalogue.iloc[te].reset_index(drop=True)
@@ -350,7 +351,10 @@ def export_caption_index(catalogue: pd.DataFrame, listing_text_emb: np.ndarray, 
             "embeddings": vecs, "factory": p.factory, "save_embeddings": p.save_embeddings, "unit_norm": False,
             "text_fields": ("title", "description"), "extra_columns": ("image_path", "fine_class_name", "blank_title"),
             "show_progress": False, "default_mode": "dense",
-            "metadata": {"pipeline": "multimodal", "vectors": "title text; photo caption (expected class text) when blank"}}
+            # pinned: these vectors are in the packaged text model's space, which a fine-tuned production model
+            # (data/06_models/production after a finetune run) cannot read
+            "metadata": {"pipeline": "multimodal", "query_model": "manifest",
+                         "vectors": "title text; photo caption (expected class text) when blank"}}
 
 
 def report(classification: dict[str, Any], retrieval: dict[str, Any], text_losses: dict[str, Any],
