@@ -112,26 +112,23 @@ def encode_photos(tower: Any, pixels: np.ndarray, idx: np.ndarray, crop: int, *,
     import torch
     from torch.nn import functional as F
 
-    from discovery_pipelines.search.precision import resolve_precision
+    from discovery_pipelines.search.precision import autocast, resolve_precision
 
     if tta not in TTA_MODES:
         raise ValueError(f"encode_photos: tta must be one of {TTA_MODES}, got {tta!r}")
-    autocast = torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16,
-                              enabled=resolve_precision(precision) == "bf16")
+    precision = resolve_precision(precision)
     tower.eval()
     vecs, feats = [], []
     with torch.inference_mode():
         for s in range(0, len(idx), batch_size):
-            total, n = 0, 0
+            views = []                                   # fp32 backbone features of every view
             for view in eval_views(pixels, idx[s:s + batch_size], crop, five_crop=tta == "ten_crop"):
                 x = normalise(view, device)
-                with autocast:
-                    f_view = tower.image_features(x).float()
-                    f_flip = tower.image_features(torch.flip(x, dims=[3])).float() if tta != "none" else None
-                total, n = total + f_view, n + 1
-                if f_flip is not None:
-                    total, n = total + f_flip, n + 1
-            f = total / n
+                with autocast(precision, device_type=device.split(":")[0]):
+                    views.append(tower.image_features(x).float())
+                    if tta != "none":
+                        views.append(tower.image_features(torch.flip(x, dims=[3])).float())
+            f = sum(views) / len(views)
             vecs.append(F.normalize(tower.image_proj(f).float(), dim=-1).cpu().numpy())
             feats.append(f.float().cpu().numpy())
     v = np.concatenate(vecs) if vecs else np.zeros((0, tower.dim), np.float32)
@@ -174,7 +171,7 @@ def train_product_tower(pixels: np.ndarray, labels: np.ndarray, train_idx: np.nd
     from timm.utils import ModelEmaV3
     from tqdm.auto import tqdm
 
-    from discovery_pipelines.search.precision import resolve_precision
+    from discovery_pipelines.search.precision import autocast, resolve_precision
 
     if len(train_idx) == 0:
         raise ValueError("train_product_tower: the train split is empty")
@@ -201,7 +198,6 @@ def train_product_tower(pixels: np.ndarray, labels: np.ndarray, train_idx: np.nd
     t0, step, seen = time.perf_counter(), 0, 0
     precision = resolve_precision(config.precision)
     log.info("product tower: training on %s at %s", device, precision)
-    autocast = torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=precision == "bf16")
     for epoch in range(1, config.max_epochs + 1):
         tower.train()
         order = rng.permutation(train_idx)
@@ -218,7 +214,7 @@ def train_product_tower(pixels: np.ndarray, labels: np.ndarray, train_idx: np.nd
             idx = order[b * config.batch_size:(b + 1) * config.batch_size]
             x = normalise(augment(torch.from_numpy(pixels[idx]), gen), device)
             y = y_all[idx].to(device)
-            with autocast:
+            with autocast(precision, device_type=device.split(":")[0]):
                 u = tower.encode_image(x)
                 t = tower.encode_text(texts)
             loss = clip_multi_positive_loss(u.float(), t.float(), y, tower.scale())

@@ -193,8 +193,8 @@ class SearchEngine:
         self.stores = sorted(c[len("store_"):] for c in ids.columns if c.startswith("store_"))
         self._encode_lock = threading.Lock()
         # queries are encoded under the rule the offline evaluation encodes them with (bf16 autocast where the
-        # hardware runs it natively, DISCOVERY_PRECISION to override): a query alone then gets bit-for-bit the
-        # vector it got in an evaluation batch, so the served order is the order that was scored
+        # hardware runs it natively, DISCOVERY_PRECISION to override): a query alone then gets the vector it got
+        # in an evaluation batch up to padding rounding (1 - cos ~1e-7), so the served order is the one scored
         self.query_precision = resolve_precision()
         # per-engine cache (dies with the engine on a swap, unlike a class-level lru_cache)
         self._category_mask = functools.lru_cache(maxsize=256)(self._category_mask_uncached)
