@@ -183,24 +183,56 @@ def test_semantic_ids_unique_stats_and_prefix_vectors(cj_small_text, tower, stag
     np.testing.assert_allclose(new[j], mean / np.linalg.norm(mean), rtol=1e-5)
 
 
-def test_ranker_and_blend_on_slice(stages, tower):
+@pytest.fixture(scope="module")
+def ranked(cj_small, stages, tower):
+    """Candidate rows (own-frequency, TIFU-KNN and two-tower) of the valid, test and serve stages, and the
+    ranker heads fitted on valid."""
+    _, lines, _ = cj_small
     model, _ = tower
+    sds = {**stages, "serve": stage_data(lines, "serve")}
+    iv = tt.all_item_vectors(model, sds["valid"].n_items)
+    codes = sid.residual_codes(iv, levels=2, bits=4)
     rows = {}
-    for s, sd in stages.items():
+    for s, sd in sds.items():
         runs = {n: bl.top_k(m.score, sd.users, 50)[0] for n, m in bl.fit_baselines(sd, names=["own_frequency", "tifu_knn"]).items()}
         uv = tt.user_vectors(model, tt.stage_snapshots(sd, 32))
-        iv = tt.all_item_vectors(model, sd.n_items)
         runs["two_tower"] = tt.faiss_recall(iv, uv, 50)[0]
         cand = rk.candidates(runs, sd.users, {"own_frequency": 30, "tifu_knn": 30, "two_tower": 30})
         assert not cand.duplicated(["u", "i"]).any()
         row = np.searchsorted(sd.users, cand["u"].to_numpy())
         scores = {"two_tower": np.einsum("nd,nd->n", uv[row], iv[cand["i"].to_numpy()])}
-        codes = sid.residual_codes(iv, levels=2, bits=4)
         rows[s] = rk.assemble(cand, sd, build_features(sd.history), scores, codes)
-        assert rows[s]["label"].sum() > 0 and set(rk.FEATURES) <= set(rows[s].columns)
     models, rep = rk.fit_ranker(rows["valid"], n_estimators=60, early_stopping=20, min_child_samples=10)
+    return sds, rows, models, rep
+
+
+def test_serve_stage_is_every_user_over_their_whole_history(cj_small):
+    from collections import Counter
+
+    _, lines, users = cj_small
+    sd = stage_data(lines, "serve")
+    np.testing.assert_array_equal(sd.users, np.sort(users["u"].to_numpy()))  # too-few-baskets users too
+    assert (users["status"] == "too_few_baskets").any()
+    assert len(sd.history) == len(lines) and all(len(t) == 0 for t in sd.targets)
+    test = stage_data(lines, "test")
+    j = np.searchsorted(sd.users, test.users[0])
+    assert set(sd.seen[j]) == set(test.seen[0]) | set(test.targets[0])
+    for u in sd.users[:20]:
+        b = lines[lines["u"] == u].drop_duplicates("basket_id")
+        counts = Counter(b["day_of_week"])
+        best = max(counts.values())
+        row = sd.target_context.set_index("u").loc[u]
+        assert row["day_of_week"] == min(d for d, c in counts.items() if c == best)
+        assert counts[row["day_of_week"]] == best and row["timestamp"] == b["timestamp"].max()
+
+
+def test_ranker_and_blend_on_slice(ranked):
+    sds, rows, models, rep = ranked
+    for s in ("valid", "test"):
+        assert rows[s]["label"].sum() > 0 and set(rk.FEATURES) <= set(rows[s].columns)
+    assert rows["serve"]["label"].sum() == 0 and set(rows["serve"]["u"]) == set(sds["serve"].users)
     assert 0 < rep["rank_heldout_ndcg@10"] <= 1
-    sd = stages["test"]
+    sd = sds["test"]
     scored = bd.value_columns(rk.predict_heads(models, rows["test"]))
     assert scored[["v_familiarity", "v_affordability", "v_novelty"]].stack().between(0, 1).all()
     assert (scored.loc[scored["ui_seen"] == 1, "p_new"] == 0).all()
@@ -212,30 +244,81 @@ def test_ranker_and_blend_on_slice(stages, tower):
     assert np.mean(new_in_tail) > 4
 
 
-def test_recommender_bundle_cli_and_http_route(cj_small, cj_small_text, tower, tmp_path):
+def _bundle(cj_small, cj_small_text, tower, ranked, stage):
+    from discovery_pipelines.personalization import explore as ex
+    from discovery_pipelines.personalization.recommender import build_bundle
+
+    _, lines, users = cj_small
+    items, _ = cj_small_text
+    model, _ = tower
+    sds, rows, models, _ = ranked
+    sd = sds[stage]
+    explore = ex.explore_lists(sd, items, {"neighbour_items": 1.0}, list_length=30)["explore"]
+    saved = {"config": {"n_items": len(items), "dim": 64, "tau": 0.05, "history_len": 32,
+                        "text_dim": int(model.text.shape[1])}, "state_dict": model.state_dict()}
+    w = bd.BlendWeights(explore_slots=10, explore_after=10)
+    full = {"models": models, "rows": rows[stage], "users": sd.users, "explore": explore, "weights": w,
+            "context": sd.target_context}
+    bundle = build_bundle(saved, tt.all_item_vectors(model, len(items)), items, lines, users, "completejourney",
+                          full_stack=full)
+    return bundle, explore, w
+
+
+def test_served_full_stack_is_the_slate_the_report_scores(cj_small, cj_small_text, tower, ranked):
+    """A bundle built on the test stage answers each user with exactly the report's ``full_stack`` list."""
+    from discovery_pipelines.personalization.recommender import Recommender
+
+    _, _, users = cj_small
+    sds, rows, models, _ = ranked
+    sd = sds["test"]
+    bundle, explore, w = _bundle(cj_small, cj_small_text, tower, ranked, "test")
+    rec = Recommender(bundle)
+    reported = bd.blend_slate(bd.value_columns(rk.predict_heads(models, rows["test"])), sd.users, w, explore)
+    ids = users.set_index("u")["user_id"].astype(str)
+    pid = cj_small_text[0]["product_id"].astype(str).to_numpy()
+    ctx = sd.target_context.set_index("u")
+    changed = 0
+    for n, u in enumerate(sd.users):
+        want = [pid[i] for i in reported[n] if i >= 0]
+        got = rec.recommend(ids[u], k=20, day_of_week=int(ctx.loc[u, "day_of_week"]), hour=int(ctx.loc[u, "hour"]))
+        assert got.source == "full_stack" and [it["product_id"] for it in got.items] == want
+        assert [it["slot"] for it in got.items[:10]] == ["ranked"] * 10 and got.items[10]["slot"] == "explore"
+        assert all(a["score"] >= b["score"] for a, b in zip(got.items[:9], got.items[1:10]))
+        # no context given: the bundle's default for the user (here the test basket's own)
+        assert [it["product_id"] for it in rec.recommend(ids[u], k=20).items] == want
+        other = rec.recommend(ids[u], k=10, day_of_week=(int(ctx.loc[u, "day_of_week"]) + 3) % 7,
+                              hour=(int(ctx.loc[u, "hour"]) + 12) % 24)
+        changed += [it["score"] for it in other.items] != [it["score"] for it in got.items[:10]]
+    assert changed > 0  # the request's context reaches the ranker
+
+
+def test_recommender_bundle_cli_and_http_route(cj_small, cj_small_text, tower, ranked, tmp_path):
     import pickle
 
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
     from typer.testing import CliRunner
 
-    from discovery_pipelines.personalization.recommender import Recommender, build_bundle
+    from discovery_pipelines.personalization.recommender import Recommender
     from discovery_pipelines.serve.cli import app
     from discovery_pipelines.serve.recommend_api import create_router
 
     _, lines, users = cj_small
-    items, text = cj_small_text
-    model, _ = tower
-    saved = {"config": {"n_items": len(items), "dim": 64, "tau": 0.05, "history_len": 32,
-                        "text_dim": int(model.text.shape[1])}, "state_dict": model.state_dict()}
-    iv = tt.all_item_vectors(model, len(items))
+    items, _ = cj_small_text
+    bundle, _, _ = _bundle(cj_small, cj_small_text, tower, ranked, "serve")
     path = tmp_path / "recommender.pkl"
-    path.write_bytes(pickle.dumps(build_bundle(saved, iv, items, lines, users, "completejourney")))
+    path.write_bytes(pickle.dumps(bundle))
     rec = Recommender.load(path)
+    short = users[users["status"] == "too_few_baskets"]["user_id"].astype(str)
+    for known in (str(users["user_id"].iloc[0]), short.iloc[0]):
+        r = rec.recommend(known, k=10, day_of_week=5, hour=17)
+        assert r.source == "full_stack" and len(r.items) == 10
+        assert len({i["product_id"] for i in r.items}) == 10
     known = str(users["user_id"].iloc[0])
-    r = rec.recommend(known, k=10, day_of_week=5, hour=17)
-    assert r.source == "two_tower" and len(r.items) == 10
-    assert len({i["product_id"] for i in r.items}) == 10
+    tw = rec.recommend(known, k=10, model="two_tower")
+    assert tw.source == "two_tower" and len({i["product_id"] for i in tw.items}) == 10
+    with pytest.raises(ValueError, match="model must be one of"):
+        rec.recommend(known, model="ranker")
     cold = rec.recommend("no-such-household", k=5)
     assert cold.source == "popularity_cold_start" and len(cold.items) == 5
     top = lines.drop_duplicates(["basket_id", "i"])["i"].value_counts().index[0]
@@ -243,7 +326,9 @@ def test_recommender_bundle_cli_and_http_route(cj_small, cj_small_text, tower, t
     res = CliRunner().invoke(app, ["recommend", "--user", known, "-k", "3", "--bundle", str(path), "--json"])
     assert res.exit_code == 0, res.output
     body = __import__("json").loads(res.output)
-    assert body["source"] == "two_tower" and len(body["items"]) == 3
+    assert body["source"] == "full_stack" and len(body["items"]) == 3
+    res = CliRunner().invoke(app, ["recommend", "--user", known, "-k", "12", "--bundle", str(path)])
+    assert res.exit_code == 0 and "explore" in res.output, res.output
     res = CliRunner().invoke(app, ["recommend", "--user", known, "--bundle", str(tmp_path / "missing.pkl")])
     assert res.exit_code == 2 and "no recommender bundle" in res.output
     api = FastAPI()
@@ -251,8 +336,12 @@ def test_recommender_bundle_cli_and_http_route(cj_small, cj_small_text, tower, t
     client = TestClient(api)
     got = client.get("/recommend", params={"user": "no-such-household", "k": 4}).json()
     assert got["source"] == "popularity_cold_start" and len(got["items"]) == 4 and got["dataset"] == "completejourney"
+    got = client.get("/recommend", params={"user": known, "k": 15}).json()
+    assert got["source"] == "full_stack" and [i["slot"] for i in got["items"]].count("explore") == 5
+    assert client.get("/recommend", params={"user": known, "model": "two_tower"}).json()["source"] == "two_tower"
     assert client.get("/recommend", params={"user": known, "k": 0}).status_code == 422
     assert client.get("/recommend", params={"user": known, "hour": 24}).status_code == 422
+    assert client.get("/recommend", params={"user": known, "model": "ranker"}).status_code == 422
 
 
 def test_parameters_reject_misspelt_keys():

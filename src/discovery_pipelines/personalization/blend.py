@@ -56,6 +56,11 @@ def _without(rows: pd.DataFrame, drop: pd.DataFrame) -> pd.DataFrame:
     return m[m["_merge"] == "left_only"].drop(columns="_merge")
 
 
+def blend_scores(rows: pd.DataFrame, w: BlendWeights) -> pd.Series:
+    """``w_f * v_familiarity + w_a * v_affordability + w_n * v_novelty`` per row (float, higher first)."""
+    return w.familiarity * rows["v_familiarity"] + w.affordability * rows["v_affordability"] + w.novelty * rows["v_novelty"]
+
+
 def blend_slate(rows: pd.DataFrame, users: np.ndarray, w: BlendWeights, explore: np.ndarray | None = None,
                 k: int = 20) -> np.ndarray:
     """int64 ``(len(users), k)`` slates (``-1`` pads) from rows carrying the ``v_*`` columns.
@@ -66,8 +71,7 @@ def blend_slate(rows: pd.DataFrame, users: np.ndarray, w: BlendWeights, explore:
     the remaining candidates by blend score. Without ``explore``, the user's unseen candidates by the
     explore head's ``p_new`` fill the explore slots.
     """
-    r = rows.assign(blend=w.familiarity * rows["v_familiarity"] + w.affordability * rows["v_affordability"]
-                    + w.novelty * rows["v_novelty"])
+    r = rows.assign(blend=blend_scores(rows, w))
     r = r.sort_values(["u", "blend"], ascending=[True, False], kind="stable")
     r["rank_b"] = r.groupby("u").cumcount()
     a = min(w.explore_after, k)

@@ -82,9 +82,36 @@ def _prefix_share(cand: pd.DataFrame, sd: StageData, codes: np.ndarray, plen: in
     return (c["n"].fillna(0) / c["tot"].fillna(1).clip(lower=1)).to_numpy()
 
 
+CONTEXT_COLUMNS = ["i_daypart0_share", "i_daypart1_share", "i_daypart2_share", "i_daypart3_share", "i_weekend_share"]
+"""Item columns the context features are computed from (kept in the serving bundle's rows)."""
+
+
+def set_context(rows: pd.DataFrame, day_of_week: np.ndarray | float, hour: np.ndarray | float) -> None:
+    """Set the two basket-context features of candidate ``rows`` in place, for the basket's day of week
+    (0 = Monday; NaN unknown) and hour (0-23; NaN unknown), per row or one value for all rows:
+
+    * ``daypart_share``: share of the item's purchases in that daypart (the SQL's dayparts: before 11h,
+      11-15h, 15-19h, from 19h); NaN when the hour is unknown (LightGBM's missing value);
+    * ``weekend_gap``: the item's weekend share on a Saturday / Sunday, its weekday share otherwise.
+
+    Training rows (the target basket's context), the report and served answers (the request's
+    context) all go through this function.
+    """
+    n = len(rows)
+    hour = np.broadcast_to(np.asarray(hour, dtype=float), (n,))
+    dow = np.broadcast_to(np.asarray(day_of_week, dtype=float), (n,))
+    with np.errstate(invalid="ignore"):
+        daypart = np.select([hour < 11, hour < 15, hour < 19, hour >= 19], [0, 1, 2, 3], default=-1)
+        weekend = dow >= 5
+    share = rows[CONTEXT_COLUMNS[:4]].to_numpy()
+    rows["daypart_share"] = np.where(daypart >= 0, share[np.arange(n), np.clip(daypart, 0, 3)], np.nan)
+    rows["weekend_gap"] = np.where(weekend, rows["i_weekend_share"], 1 - rows["i_weekend_share"])
+
+
 def assemble(cand: pd.DataFrame, sd: StageData, feats: Mapping[str, pd.DataFrame], scores: Mapping[str, np.ndarray],
              codes: np.ndarray) -> pd.DataFrame:
-    """Feature rows for the candidates (:data:`FEATURES` plus u, i and the labels ``label`` / ``label_new``)."""
+    """Feature rows for the candidates: u, i, the labels ``label`` / ``label_new`` (int) and the float32
+    :data:`FEATURES` and :data:`CONTEXT_COLUMNS` (one dtype for fitting, the report and serving)."""
     df = cand.merge(feats["user_item"], on=["u", "i"], how="left")
     df = df.merge(feats["user"], on="u", how="left").merge(feats["item"], on="i", how="left")
     df = df.merge(feats["item_repeat"], on="i", how="left")
@@ -101,12 +128,9 @@ def assemble(cand: pd.DataFrame, sd: StageData, feats: Mapping[str, pd.DataFrame
     for name, sc in scores.items():
         df[f"s_{name}"] = sc
     ctx = sd.target_context.set_index("u")
-    hour = ctx["hour"].reindex(df["u"].to_numpy()).to_numpy(dtype=float, na_value=np.nan)
-    daypart = np.select([hour < 11, hour < 15, hour < 19, hour >= 19], [0, 1, 2, 3], default=-1)
-    share = df[[f"i_daypart{k}_share" for k in range(4)]].to_numpy()
-    df["daypart_share"] = np.where(daypart >= 0, share[np.arange(len(df)), np.clip(daypart, 0, 3)], np.nan)
-    weekend = ctx["day_of_week"].reindex(df["u"].to_numpy()).to_numpy() >= 5
-    df["weekend_gap"] = np.where(weekend, df["i_weekend_share"], 1 - df["i_weekend_share"])
+    df[CONTEXT_COLUMNS] = df[CONTEXT_COLUMNS].astype(np.float32)  # as served: set_context on float32 columns
+    set_context(df, ctx["day_of_week"].reindex(df["u"].to_numpy()).to_numpy(dtype=float, na_value=np.nan),
+                ctx["hour"].reindex(df["u"].to_numpy()).to_numpy(dtype=float, na_value=np.nan))
     df["sid_prefix1_share"] = _prefix_share(df, sd, codes, 1)
     df["sid_prefix2_share"] = _prefix_share(df, sd, codes, 2)
     for c in FEATURES:
@@ -117,6 +141,8 @@ def assemble(cand: pd.DataFrame, sd: StageData, feats: Mapping[str, pd.DataFrame
     df = df.merge(tgt, on=["u", "i"], how="left")
     df["label"] = df["label"].fillna(0).astype(int)
     df["label_new"] = ((df["label"] == 1) & (df["ui_seen"] == 0)).astype(int)
+    cols = list(dict.fromkeys(FEATURES + CONTEXT_COLUMNS))
+    df[cols] = df[cols].astype(np.float32)  # the dtype the ranker is fitted, evaluated and served on
     return df.sort_values(["u", "i"]).reset_index(drop=True)
 
 
@@ -139,8 +165,8 @@ def fit_ranker(rows: pd.DataFrame, *, num_leaves: int = 31, learning_rate: float
     common = dict(num_leaves=num_leaves, learning_rate=learning_rate, n_estimators=n_estimators,
                   min_child_samples=min_child_samples, subsample=0.8, subsample_freq=1, colsample_bytree=0.8,
                   random_state=seed, n_jobs=threads or None, verbose=-1)
-    rank = lgb.LGBMRanker(objective="lambdarank", eval_at=[10], **common)
-    rank.fit(tr[FEATURES], tr["label"], group=tr.groupby("u", sort=False).size().to_numpy(),
+    rank = lgb.LGBMRanker(objective="lambdarank", **common)
+    rank.fit(tr[FEATURES], tr["label"], group=tr.groupby("u", sort=False).size().to_numpy(), eval_at=[10],
              eval_set=[(va[FEATURES], va["label"])], eval_group=[va.groupby("u", sort=False).size().to_numpy()],
              callbacks=[lgb.early_stopping(early_stopping, verbose=False)])
     trn, van = tr[tr["ui_seen"] == 0], va[va["ui_seen"] == 0]

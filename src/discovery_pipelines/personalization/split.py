@@ -10,6 +10,11 @@ Two evaluation *stages* reuse one code path:
 
 ``valid``  history = train baskets,          target = the valid basket (model selection, ranker fit)
 ``test``   history = train + valid baskets,  target = the test basket (reported figures only)
+
+and one forward-looking stage for serving, built by the same code path but never scored:
+
+``serve``  history = every basket of every user (too-few-baskets users included), no target; the
+           assumed next-basket context is the user's most frequent day of week and hour
 """
 
 from __future__ import annotations
@@ -21,8 +26,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-Stage = Literal["valid", "test"]
+Stage = Literal["valid", "test", "serve"]
 STAGES: tuple[Stage, ...] = ("valid", "test")
+"""The evaluation stages (they have target baskets)."""
+SERVE: Stage = "serve"
+ALL_STAGES: tuple[Stage, ...] = (*STAGES, SERVE)
+"""Evaluation stages plus the serving stage: what the candidate-producing nodes compute."""
 
 
 def split_last_baskets(lines: pd.DataFrame, min_baskets: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -62,14 +71,15 @@ def split_last_baskets(lines: pd.DataFrame, min_baskets: int = 3) -> tuple[pd.Da
 
 @dataclass
 class StageData:
-    """History and targets of one evaluation stage.
+    """History and targets of one stage.
 
     Attributes:
-        stage: ``valid`` or ``test``.
+        stage: ``valid``, ``test`` or ``serve`` (no targets: every ``targets`` entry is empty).
         history: lines the models may use (train, plus valid for the test stage).
         users: int array of evaluated user codes (sorted).
         targets: per evaluated user, the distinct item codes of the target basket (int64 arrays).
-        target_time: per evaluated user, the target basket's day_of_week and hour (context features).
+        target_context: per evaluated user (column ``u``), the target basket's day_of_week, hour and
+            timestamp (context features); on ``serve`` the user's modal day of week and hour.
         seen: per evaluated user, the distinct item codes in the user's history.
         n_users, n_items: code ranges.
     """
@@ -106,8 +116,16 @@ def stage_data(lines: pd.DataFrame, stage: Stage) -> StageData:
     Raises:
         ValueError: unknown stage or no evaluated user.
     """
-    if stage not in STAGES:
-        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+    if stage not in ALL_STAGES:
+        raise ValueError(f"stage must be one of {ALL_STAGES}, got {stage!r}")
+    n_users, n_items = int(lines["u"].max()) + 1, int(lines["i"].max()) + 1
+    empty = np.zeros(0, np.int64)
+    if stage == SERVE:
+        users = np.sort(lines["u"].unique())
+        hs = lines.drop_duplicates(["u", "i"]).groupby("u")["i"].apply(lambda s: np.sort(s.to_numpy()))
+        return StageData(stage=stage, history=lines, users=users, targets=[empty] * len(users),
+                         target_context=modal_context(lines, users), seen=[hs.loc[u] for u in users],
+                         n_users=n_users, n_items=n_items)
     hist_splits = ("train",) if stage == "valid" else ("train", "valid")
     history = lines[lines["split"].isin(hist_splits)]
     tgt = lines[lines["split"] == stage]
@@ -118,7 +136,6 @@ def stage_data(lines: pd.DataFrame, stage: Stage) -> StageData:
     ctx = tgt.drop_duplicates("u").set_index("u").loc[users, ["day_of_week", "hour", "timestamp"]].reset_index()
     hs = history[history["u"].isin(users)].drop_duplicates(["u", "i"]).groupby("u")["i"].apply(
         lambda s: np.sort(s.to_numpy()))
-    empty = np.zeros(0, np.int64)
     return StageData(
         stage=stage,
         history=history,
@@ -126,6 +143,27 @@ def stage_data(lines: pd.DataFrame, stage: Stage) -> StageData:
         targets=[tg.loc[u] for u in users],
         target_context=ctx,
         seen=[hs.get(u, empty) for u in users],
-        n_users=int(lines["u"].max()) + 1,
-        n_items=int(lines["i"].max()) + 1,
+        n_users=n_users,
+        n_items=n_items,
     )
+
+
+def modal_context(lines: pd.DataFrame, users: np.ndarray) -> pd.DataFrame:
+    """The assumed context of each user's *next* basket: their most frequent day of week and hour over
+    their baskets (ties: the smaller value; NaN hour where the data has none), timestamp = their last.
+
+    Returns:
+        DataFrame ``u, day_of_week, hour, timestamp``, one row per entry of ``users`` (same order).
+    """
+    b = lines.drop_duplicates("basket_id")[["u", "day_of_week", "hour", "timestamp"]]
+
+    def mode(col: str) -> pd.Series:
+        c = b.dropna(subset=[col]).groupby(["u", col]).size().rename("n").reset_index()
+        c = c.sort_values(["u", "n", col], ascending=[True, False, True], kind="stable")
+        return c.drop_duplicates("u").set_index("u")[col]
+
+    out = pd.DataFrame({"u": users})
+    out["day_of_week"] = mode("day_of_week").reindex(users).array
+    out["hour"] = mode("hour").reindex(users).array
+    out["timestamp"] = b.groupby("u")["timestamp"].max().reindex(users).to_numpy()
+    return out

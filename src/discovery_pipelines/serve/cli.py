@@ -8,7 +8,7 @@ Examples::
     discovery serve --index data/07_model_output/index --port 8000
     discovery export --products data/03_primary/products.parquet --model all-MiniLM-L6-v2 --out DIR
     discovery info --index DIR
-    discovery recommend --user 1 -k 10
+    discovery recommend --user 1 -k 10 [--model two_tower]
     discovery moderate titles.txt --daypart breakfast     # or: echo "Moldy bread" | discovery moderate -
 
 Without ``discovery`` installed as a script: ``python -m discovery_pipelines.serve.cli ...``.
@@ -172,14 +172,17 @@ def recommend(
                                                    "env DISCOVERY_RECOMMENDER)")] = None,
     day_of_week: Annotated[Optional[int], typer.Option(help="basket context: 0 = Monday .. 6")] = None,
     hour: Annotated[Optional[int], typer.Option(help="basket context: hour 0..23")] = None,
+    model: Annotated[str, typer.Option(help="full_stack (ranker + blend + explore slots) | two_tower")] = "full_stack",
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
-    """Personalised recommendations (two-tower + faiss); unknown users get popularity, labelled."""
+    """Personalised recommendations (the full stack: candidates, LambdaRank, blend, explore slots; the
+    user's usual day / hour unless given); unknown users get popularity, labelled."""
     from discovery_pipelines.personalization.recommender import Recommender
     from discovery_pipelines.serve.recommend_api import DEFAULT_BUNDLE
 
     try:
-        rec = Recommender.load(bundle or DEFAULT_BUNDLE).recommend(user, k=k, day_of_week=day_of_week, hour=hour)
+        rec = Recommender.load(bundle or DEFAULT_BUNDLE).recommend(user, k=k, day_of_week=day_of_week, hour=hour,
+                                                                   model=model)
     except (FileNotFoundError, ValueError) as e:
         _fail(str(e))
         return
@@ -190,10 +193,11 @@ def recommend(
     from rich.table import Table
 
     t = Table(title=f"user {rec.user_id}: {rec.source}")
-    for c in ("rank", "product_id", "title", "score"):
+    for c in ("rank", "product_id", "title", "score", "slot"):
         t.add_column(c)
     for it in rec.items:
-        t.add_row(str(it["rank"]), it["product_id"], it["title"], f"{it['score']:.4f}")
+        t.add_row(str(it["rank"]), it["product_id"], it["title"],
+                  "" if it["score"] is None else f"{it['score']:.4f}", it["slot"])
     Console().print(t)
 
 

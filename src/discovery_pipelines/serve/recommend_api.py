@@ -1,8 +1,9 @@
 """HTTP route for personalised recommendations (issue #17), a separate router mounted by
 :func:`discovery_pipelines.serve.api.create_app` when a recommender bundle is configured.
 
-``GET /recommend?user=<id>&k=10[&day_of_week=0..6&hour=0..23]`` -> the two-tower answer for a known
-user, or the popularity answer labelled ``popularity_cold_start`` for an unknown one.
+``GET /recommend?user=<id>&k=10[&day_of_week=0..6&hour=0..23&model=full_stack|two_tower]`` -> the full
+stack's answer (ranker + blend + explore slots) for a known user (``model=two_tower``: the two-tower
+alone), or the popularity answer labelled ``popularity_cold_start`` for an unknown one.
 Bundle: ``$DISCOVERY_RECOMMENDER`` (default ``data/06_models/personalization/completejourney/recommender.pkl``),
 loaded on the first request.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
@@ -26,7 +27,8 @@ class RecommendedItem(BaseModel):
     rank: int
     product_id: str
     title: str
-    score: float
+    score: float | None
+    slot: Literal["ranked", "explore"]
 
 
 class RecommendResponse(BaseModel):
@@ -62,10 +64,12 @@ def create_router(bundle_path: str | os.PathLike[str] | None = None) -> APIRoute
         k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
         day_of_week: Annotated[int | None, Query(ge=0, le=6, description="0 = Monday")] = None,
         hour: Annotated[int | None, Query(ge=0, le=23)] = None,
+        model: Annotated[Literal["full_stack", "two_tower"], Query(description="answering model")] = "full_stack",
     ) -> RecommendResponse:
-        """Top-k products for a user (two-tower + faiss), popularity for unknown users (labelled)."""
+        """Top-k products for a user (full stack; the user's usual day / hour unless given), popularity
+        for unknown users (labelled)."""
         r = recommender()
-        rec = r.recommend(user, k=k, day_of_week=day_of_week, hour=hour)
+        rec = r.recommend(user, k=k, day_of_week=day_of_week, hour=hour, model=model)
         return RecommendResponse(dataset=r.dataset, **rec.to_dict())
 
     return router

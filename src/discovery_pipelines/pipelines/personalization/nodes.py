@@ -27,7 +27,7 @@ from discovery_pipelines.personalization.params import (
 )
 from discovery_pipelines.personalization.recommender import build_bundle
 from discovery_pipelines.personalization.report import build_report
-from discovery_pipelines.personalization.split import STAGES, split_last_baskets, stage_data
+from discovery_pipelines.personalization.split import ALL_STAGES, SERVE, split_last_baskets, stage_data
 
 Runs = dict[str, dict[str, dict[str, np.ndarray]]]
 
@@ -65,10 +65,11 @@ def split_histories(lines: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.Dat
 
 
 def build_stage_features(split_lines: pd.DataFrame, params: dict[str, Any]) -> dict[str, dict[str, pd.DataFrame]]:
-    """Per stage, the SQL aggregates of the stage history on the configured engine (duckdb | spark)."""
+    """Per stage (valid, test, serve), the SQL aggregates of the stage history on the configured engine
+    (duckdb | spark)."""
     p = FeatureParams.model_validate(params)
     opts = p.duckdb if p.engine == "duckdb" else p.spark
-    return {s: build_features(stage_data(split_lines, s).history, p.engine, **opts) for s in STAGES}
+    return {s: build_features(stage_data(split_lines, s).history, p.engine, **opts) for s in ALL_STAGES}
 
 
 def _run(items: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
@@ -76,14 +77,14 @@ def _run(items: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def run_baselines(split_lines: pd.DataFrame, params: dict[str, Any], evaluation: dict[str, Any]) -> tuple[Runs, dict]:
-    """Fit every baseline on each stage's history; top-``k`` lists and fit seconds.
+    """Fit every baseline on each stage's history (valid, test, serve); top-``k`` lists and fit seconds.
 
     Also ``popularity_unseen``: popularity among items new to the user (a candidate source for explore).
     """
     p, k = BaselineParams.model_validate(params), EvaluationParams.model_validate(evaluation).k
     runs: Runs = {}
     secs: dict[str, dict[str, float]] = {}
-    for s in STAGES:
+    for s in ALL_STAGES:
         sd = stage_data(split_lines, s)
         runs[s], secs[s] = {}, {}
         seen = sd.user_item_counts()
@@ -100,11 +101,11 @@ def run_baselines(split_lines: pd.DataFrame, params: dict[str, Any], evaluation:
 
 
 def run_explore(split_lines: pd.DataFrame, items: pd.DataFrame, params: dict[str, Any]) -> Runs:
-    """Per stage, ranked new-to-user items from the explore generators and their fusion
+    """Per stage (valid, test, serve), ranked new-to-user items from the explore generators and their fusion
     (:func:`~discovery_pipelines.personalization.explore.explore_lists`): stage -> name -> {"items"}."""
     p = ExploreParams.model_validate(params)
     runs: Runs = {}
-    for s in STAGES:
+    for s in ALL_STAGES:
         sd = stage_data(split_lines, s)
         lists = ex.explore_lists(sd, items, p.weights, list_length=p.list_length, rrf_c=p.rrf_c,
                                  params={"neighbour_items": p.neighbour_items.model_dump(),
@@ -145,12 +146,13 @@ def _load_tower(saved: dict) -> tt.TwoTower:
 
 
 def two_tower_retrieval(saved: dict, split_lines: pd.DataFrame, evaluation: dict[str, Any]) -> tuple[np.ndarray, Runs]:
-    """Exported item vectors and, per stage, faiss exact-IP top-``k`` lists plus the user vectors."""
+    """Exported item vectors and, per stage (valid, test, serve), faiss exact-IP top-``k`` lists plus the
+    user vectors."""
     k = EvaluationParams.model_validate(evaluation).k
     model = _load_tower(saved)
     iv = tt.all_item_vectors(model, saved["config"]["n_items"])
     runs: Runs = {}
-    for s in STAGES:
+    for s in ALL_STAGES:
         sd = stage_data(split_lines, s)
         uv = tt.user_vectors(model, tt.stage_snapshots(sd, saved["config"]["history_len"]))
         items, scores = tt.faiss_recall(iv, uv, k)
@@ -200,11 +202,11 @@ def cold_item_recall(item_vectors: np.ndarray, codes: np.ndarray, tt_runs: Runs,
 
 def build_ranker_rows(split_lines: pd.DataFrame, stage_features: dict, baseline_runs: Runs, tt_runs: Runs,
                       item_vectors: np.ndarray, semantic_ids: pd.DataFrame, params: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """Per stage, candidate rows with features and labels (:func:`~discovery_pipelines.personalization.ranker.assemble`)."""
+    """Per stage (valid, test, serve), candidate rows with features and labels (:func:`~discovery_pipelines.personalization.ranker.assemble`)."""
     p = RankerParams.model_validate(params)
     codes = semantic_ids[[c for c in semantic_ids.columns if c.startswith("c") and c[1:].isdigit()]].to_numpy()
     out = {}
-    for s in STAGES:
+    for s in ALL_STAGES:
         sd = stage_data(split_lines, s)
         runs = {**baseline_runs[s], **{"two_tower": tt_runs[s]["two_tower"]}}
         cand = rk.candidates({n: r["items"] for n, r in runs.items()}, sd.users, p.candidates)
@@ -250,7 +252,17 @@ def evaluate_personalization(split_lines: pd.DataFrame, split_users: pd.DataFram
                         BlendParams.model_validate(blend), EvaluationParams.model_validate(evaluation))
 
 
-def export_recommender(saved: dict, item_vectors: np.ndarray, items: pd.DataFrame,
-                       split_lines: pd.DataFrame, split_users: pd.DataFrame, dataset: str) -> dict:
-    """The serving bundle: towers, faiss index of item vectors, user histories, popularity fallback."""
-    return build_bundle(saved, item_vectors, items, split_lines, split_users, dataset)
+def export_recommender(saved: dict, item_vectors: np.ndarray, items: pd.DataFrame, split_lines: pd.DataFrame,
+                       split_users: pd.DataFrame, ranker: dict, ranker_rows: dict[str, pd.DataFrame],
+                       explore_runs: Runs, blend: dict[str, Any], dataset: str) -> dict:
+    """The serving bundle: the full stack on the ``serve`` stage (every user's candidate rows over their
+    whole history, both ranker heads, the explore list, the blend weights), plus the two towers and the
+    faiss index of item vectors, user histories and the popularity fallback."""
+    b = BlendParams.model_validate(blend)
+    weights = bd.BlendWeights(familiarity=b.familiarity, affordability=b.affordability, novelty=b.novelty,
+                              explore_slots=b.explore_slots, explore_after=b.explore_after)
+    sd = stage_data(split_lines, SERVE)
+    return build_bundle(saved, item_vectors, items, split_lines, split_users, dataset,
+                        full_stack={"models": ranker, "rows": ranker_rows[SERVE], "users": sd.users,
+                                    "explore": explore_runs[SERVE]["explore"]["items"], "weights": weights,
+                                    "context": sd.target_context})
