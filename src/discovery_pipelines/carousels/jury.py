@@ -5,11 +5,12 @@ if any juror LLM finds a title to be in violation, it is automatically blocked";
 Three jurors, each with its own criteria:
 
 ``safety``     offensive language (profanity, insults, slurs) and unsafe food / product advice (hazards,
-               risky items for vulnerable groups, household chemicals as food, tobacco, weapons).
+               risky items for vulnerable groups, household chemicals as food, tobacco, weapons, an
+               allergen offered to allergic people, medication with alcohol, blades with anger words).
 ``appetite``   unappetising (spoilage, disgust) and incoherent titles (placeholders, gibberish, repeated
                words, only generic words, non-grocery nonsense, instructions addressed to the system, no
-               recognisable topic word, word salad: a descriptive word right before an article, a title
-               ending on an article / conjunction / possessive).
+               recognisable topic word, word salad: a descriptive word right before an article, three
+               function words in a row, a title ending on an article / conjunction / possessive).
 ``policy``     brand names (lexicon of well-known brands, catalogue brands, trademark signs, possessive
                and camel-case brand shapes), wrong daypart (a phrase naming another part of day, alcohol
                at breakfast) and the configured off-policy topics.
@@ -65,12 +66,17 @@ _RE = {name: _phrase_re(words) for name, words in {
     "profanity": lx.PROFANITY, "insult": lx.INSULTS, "hazard": lx.HAZARDS, "chemical": lx.HOUSEHOLD_CHEMICALS,
     "consume": lx.CONSUMPTION, "vulnerable": lx.VULNERABLE, "risky": lx.RISKY_FOR_VULNERABLE,
     "spoilage": lx.SPOILAGE, "placeholder": lx.PLACEHOLDERS, "incongruous": lx.INCONGRUOUS,
-    "brand": lx.BRANDS, "alcohol": lx.ALCOHOL, "daypart": lx.DAYPART_PHRASES}.items()}
+    "brand": lx.BRANDS, "alcohol": lx.ALCOHOL, "daypart": lx.DAYPART_PHRASES, "allergic": lx.ALLERGIC,
+    "medication": lx.MEDICATION, "blade": lx.BLADES, "anger": lx.ANGER}.items()}
+_ALLERGEN = _phrase_re(lx.ALLERGENS)
+_FREE_FROM = re.compile(r"free\b|friendly\b|\bsafe\b|\bwithout\b|\bno\b")  # "nut-free", "allergy-friendly"
 _INJECTION = [re.compile(p) for p in lx.INJECTION_PATTERNS]
 _RAW_MEAT = re.compile(r"\b(raw|uncooked|undercooked|pink)\b.{0,20}\b(chicken|pork|poultry|turkey|meat|eggs?|"
                        r"burgers?|sausages?|beef)\b")
-_PEOPLE_INSULT = re.compile(r"\b(ugly|fat|dumb|stupid|lazy|poor|old|gross|sad|lonely|trashy)\s+(people|person|"
+_PEOPLE_INSULT = re.compile(r"\b(ugly|fat|chubby|obese|overweight|skinny|dumb|stupid|lazy|poor|old|gross|sad|lonely|"
+                            r"trashy)\s+(people|person|"
                             r"folks|losers?|guys|women|men|girls|boys|kids|ladies)\b")
+_GLUE = {"and", "or", "of", "the", "for", "to", "a", "an", "with", "in", "on", "at", "nor"}  # three in a row: salad
 _OLD = re.compile(r"\b(day|days|week|weeks|month|months|year|years)-old\b")
 
 
@@ -201,6 +207,12 @@ class RulesJuror:
                 out.append("unsafe: household chemical as food")
             elif _RE["vulnerable"].search(t) and _RE["risky"].search(t):
                 out.append("unsafe: risky for a vulnerable group")
+            elif _RE["allergic"].search(t) and _ALLERGEN.search(t) and not _FREE_FROM.search(t):
+                out.append("unsafe: allergen for allergic people")
+            elif _RE["medication"].search(t) and _RE["alcohol"].search(t):
+                out.append("unsafe: medication with alcohol")
+            elif _RE["blade"].search(t) and _RE["anger"].search(t):
+                out.append("unsafe: violence")
         elif self.name == "appetite":
             if _RE["spoilage"].search(t) or _OLD.search(t):
                 out.append("unappetising")
@@ -220,6 +232,8 @@ class RulesJuror:
                 out.append("incoherent: gibberish")
             if _RE["incongruous"].search(t):
                 out.append("incoherent: not a grocery theme")
+            if any(a in _GLUE and b in _GLUE and c in _GLUE for a, b, c in zip(toks, toks[1:], toks[2:])):
+                out.append("incoherent: function-word salad")
             if len({w for w in toks if w in lx.TEMPERATURES}) >= 3:
                 out.append("incoherent: contradictory")
             # a title needs one recognisable topic word: when every content word that is not filler is
@@ -231,7 +245,8 @@ class RulesJuror:
             if topical and len(unknown) == len(topical) and any(implausible_spelling(w) for w in unknown):
                 out.append("incoherent: no recognisable topic word")
             # word salad: a colour / number / taste word right before an article, or a dangling last word
-            if any(a in lx.DESCRIPTIVE and b in ("the", "an") for a, b in zip(toks, toks[1:])) \
+            if any(a in lx.DESCRIPTIVE and (b in ("the", "an") or (b == "of" and c == "the"))
+                   for a, b, c in zip(toks, toks[1:], toks[2:] + [""])) \
                     or (len(toks) > 1 and toks[-1] in lx.DANGLING):
                 out.append("incoherent: word salad")
         else:  # policy

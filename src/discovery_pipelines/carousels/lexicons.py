@@ -21,6 +21,7 @@ INSULTS = {
     "ugly people", "fat people", "old people", "poor people", "dumb people", "white trash", "redneck",
     "rednecks", "hillbilly", "savages", "savage", "thug", "thugs", "psycho", "crazy people", "lonely",
     "pathetic", "worthless", "gross people", "you slob", "you pig", "pigs",
+    "shut up", "shut your", "fatso", "greedy pigs", "pig-out", "pig out", "slobs",
 }
 HAZARDS = {
     "poison", "poisonous", "poisoned", "toxic", "bleach", "ammonia", "antifreeze", "overdose", "overdosing",
@@ -31,17 +32,34 @@ HAZARDS = {
     "drinking games", "binge", "binge drinking", "diet pills", "laxative cleanse", "detox tea for kids",
     "make you sick", "makes you sick", "get sick", "food poisoning", "pest bait", "rat poison", "pesticide",
     "forage", "foraged", "expired medicine", "lottery", "gambling", "fireworks",
+    "choking", "choking-hazard", "choking hazard", "choke", "knife fight", "fist fight", "brawl", "stab",
+    "stabbing", "revenge", "assault", "lighter fluid punch", "matches and lighters",
+    "machete", "machetes", "switchblade", "switchblades", "brass knuckles", "crossbow", "grenade",
+    "grenades", "knife crime",
 }
 HOUSEHOLD_CHEMICALS = {"bleach", "detergent", "detergents", "pods", "soap", "cleaner", "cleaners", "drain",
-                       "laundry", "disinfectant", "lye", "lighter fluid", "charcoal lighter"}
+                       "laundry", "disinfectant", "lye", "lighter fluid", "charcoal lighter",
+    "dishwasher", "dishwasher tablet", "dishwasher tablets", "gasoline", "petrol", "diesel", "motor oil",
+    "lamp oil", "paint", "glue", "bath salts", "shampoo", "conditioner", "toothpaste", "mouthwash",
+    "fertiliser", "fertilizer", "weed killer", "insecticide", "sanitiser", "sanitizer", "rubbing alcohol",
+    "kerosene", "paraffin", "turpentine", "cat litter",
+}
 CONSUMPTION = {"drink", "drinks", "cleanse", "shot", "shots", "snack", "snacks", "eat", "eating", "smoothie",
-               "smoothies", "juice", "cocktail", "cocktails", "treat", "treats", "flavours", "flavors", "candy"}
+               "smoothies", "juice", "cocktail", "cocktails", "treat", "treats", "flavours", "flavors", "candy",
+    "punch", "slushie", "slushies", "shake", "shakes", "milkshake", "milkshakes", "soup", "dip", "dips",
+    "sauce", "lemonade", "tea", "latte", "jelly", "jello", "popsicle", "popsicles", "ice pops", "dinner",
+    "lunch", "breakfast", "brunch", "meal", "meals", "dessert", "food", "recipe", "recipes", "barbecue",
+    "snacking", "flavoured", "flavored", "lollies", "gummies", "sips", "bites", "nibbles", "chews",
+}
 VULNERABLE = {"kids", "kid", "toddler", "toddlers", "baby", "babies", "newborn", "newborns", "infant", "infants",
               "children", "child", "pregnant", "pregnancy", "preschoolers"}
 RISKY_FOR_VULNERABLE = {"alcohol", "alcoholic", "beer", "beers", "wine", "wines", "vodka", "whiskey", "whisky",
                         "liquor", "spirits", "cocktails", "energy drink", "energy drinks", "caffeine", "espresso",
                         "coffee", "honey", "raw", "cookie dough", "sushi", "unpasteurised", "unpasteurized",
-                        "diet pills", "supplements", "melatonin", "soft cheese", "uncooked"}
+                        "diet pills", "supplements", "melatonin", "soft cheese", "uncooked",
+    "matches", "lighters", "lighter", "candles", "knives", "knife", "scissors", "razor", "razors",
+    "batteries", "button batteries", "pills", "medicine", "medication", "whole grapes", "popcorn", "hard candy",
+}
 SPOILAGE = {
     "moldy", "mouldy", "mold", "mould", "rotten", "rotting", "rot", "rancid", "stale", "soggy", "slimy", "expired",
     "spoiled", "spoilt", "gross", "gross-out", "disgusting", "vomit", "vomit-inducing", "gag", "gag-worthy",
@@ -51,6 +69,15 @@ SPOILAGE = {
     "icky", "nauseating", "revolting", "unappetising", "unappetizing", "maggot", "maggots", "bugs", "roaches",
     "hair in", "past its date", "freezer-burned", "freezer burnt", "mushy", "curdled", "fermented milk gone",
     "tasteless", "flavorless", "flavourless", "dry and chewy", "rubbery", "sickly",
+    # decay, vermin, dirt and waste: a shopper reads these as "this food is unsafe or disgusting"
+    "putrid", "fetid", "foul-smelling", "festering", "decaying", "decomposing", "decomposed", "mouldering",
+    "hairy", "furry", "wormy", "worm-eaten", "worms", "infested", "bug-infested", "insects", "weevils", "weevil",
+    "mites", "flies", "fly-blown", "rat-nibbled", "droppings", "dumpster", "dumpster dive", "dumpster-dived",
+    "garbage", "roadkill", "from the floor", "off the floor", "half-eaten", "chewed", "licked", "spat",
+    "germs", "germy", "filthy", "unwashed", "sweaty", "gone off", "past its best", "out of date", "out-of-date",
+    "contaminated", "crawling with",
+    "smells off", "smell off", "smelling off", "tastes off", "gone bad", "goes bad", "fuzz", "fuzzy mould",
+    "fuzzy mold", "from last week", "from last month", "from last year", "last month's", "last year's",
 }
 PLACEHOLDERS = {"lorem", "ipsum", "untitled", "title here", "carousel title", "null", "none", "undefined", "n/a",
                 "todo", "tbd", "placeholder", "test title", "sample title", "insert title", "xxx", "asdf", "nan",
@@ -64,7 +91,19 @@ STOPWORDS = {"a", "an", "the", "and", "or", "of", "for", "to", "in", "on", "at",
 INCONGRUOUS = {"elbow", "elbows", "kneecap", "kneecaps", "toenail", "toenails", "armpit", "armpits", "earwax",
                "shoelaces", "shoe laces", "socks stew", "clouds", "dancing", "sleeping", "screaming", "crying",
                "tears", "sadness", "existential", "gravel", "concrete", "asphalt", "plastic soup", "homework",
-               "taxes", "spreadsheets", "carburetor"}
+               "taxes", "spreadsheets", "carburetor",
+    # everyday non-food objects, animals and actions that no grocery carousel is about ("Tomato ladder singing")
+    "window", "windows", "ladder", "ladders", "violin", "violins", "piano", "pianos", "guitar", "guitars",
+    "trumpet", "trombone", "elephant", "elephants", "giraffe", "giraffes", "hippo", "rhino", "penguin",
+    "penguins", "shoe", "shoes", "sock", "socks", "battery", "batteries", "umbrella", "umbrellas", "bicycle",
+    "bicycles", "pencil", "pencils", "stapler", "hammer", "hammers", "screwdriver", "wrench", "engine",
+    "engines", "tyre", "tyres", "tire", "tires", "brick", "bricks", "roof", "chimney", "lamp", "lamps",
+    "wardrobe", "helicopter", "submarine", "volcano", "skyscraper", "tractor", "chainsaw", "lawnmower",
+    "singing", "whisper", "whispers", "whispering", "forgot", "forgotten", "sneezing", "yawning", "snoring",
+    "helmet", "helmets", "argue", "argues", "arguing", "complain", "complaining", "coughing", "mirror",
+    "mirrors", "curtain", "curtains", "carpet", "carpets", "doorknob", "suitcase", "briefcase", "passport",
+    "printer", "keyboard", "laptop", "telescope", "microscope", "spreadsheet",
+}
 TEMPERATURES = {"frozen", "hot", "warm", "cold", "iced", "chilled", "boiling"}
 # Title filler: praise / merchandising words that carry no topic of their own ("Your favourite ...").
 TITLE_FILLER = {"favourite", "favourites", "favorite", "favorites", "best", "top", "new", "great", "good",
@@ -81,14 +120,35 @@ DESCRIPTIVE = {"red", "orange", "yellow", "green", "blue", "purple", "pink", "br
                "eleven", "twelve", "twenty", "hundred", "sweet", "salty", "sour", "bitter", "spicy", "savory",
                "savoury", "crispy", "crunchy", "creamy", "cheesy", "juicy", "tangy", "zesty", "smoky", "tasty",
                "yummy", "delicious", "fresh", "organic", "healthy", "frozen", "iced", "big", "small", "little",
-               "tiny", "huge", "large"}
+               "tiny", "huge", "large",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "thirty", "forty",
+    "fifty", "sixty", "seventy", "eighty", "ninety",
+}
 # Words a well-formed title does not end on ("Snacks for the", "Pasta and", "Treats for your"); prepositions
 # are absent because phrasal verbs end titles well ("Sauces you come back to").
-DANGLING = {"the", "a", "an", "and", "or", "nor", "your", "my", "our", "their", "his", "her"}
+DANGLING = {"the", "a", "an", "and", "or", "nor", "your", "my", "our", "their", "his", "her",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "thirty", "forty",
+    "fifty", "sixty", "seventy", "eighty", "ninety",
+}
 INJECTION_PATTERNS = (
     r"\b(ignore|disregard|forget|override)\b.{0,30}\b(instructions?|rules?|prompts?|guidelines?|above)\b",
     r"\b(approve|allow) (this|it|me)\b", r"\bsystem prompt\b", r"\byou are now\b", r"\bjailbreak\b",
 )
+
+# Allergens and the words for people allergic to them: a title pairing the two (without "-free") is unsafe.
+ALLERGENS = {"peanut", "peanuts", "nut", "nuts", "tree nut", "tree nuts", "almond", "almonds", "cashew", "cashews",
+             "walnut", "walnuts", "gluten", "wheat", "shellfish", "shrimp", "prawns", "crab", "lobster", "sesame",
+             "soy", "egg", "eggs", "milk", "dairy", "lactose", "fish"}
+ALLERGIC = {"allergic", "allergy", "allergies", "coeliac", "coeliacs", "celiac", "celiacs", "intolerant",
+            "lactose-intolerant", "anaphylaxis", "anaphylactic"}
+# Medicines that must not be mixed with alcohol (a title pairing them with an ALCOHOL word is unsafe).
+MEDICATION = {"pills", "pill", "sleeping pills", "painkillers", "painkiller", "medication", "medications", "meds",
+              "medicine", "medicines", "tranquilisers", "tranquilizers", "sedatives", "opioids", "xanax", "valium",
+              "antidepressants", "antibiotics"}
+# Blades / weapons and anger or fighting words: together they read as violence, not cooking.
+BLADES = {"knife", "knives", "blade", "blades", "cleaver", "cleavers", "machete", "axe", "axes", "gun", "guns"}
+ANGER = {"angry", "anger", "rage", "raging", "furious", "fight", "fights", "fighting", "attack", "attacks",
+         "revenge", "kill", "hurt", "threaten", "threatening"}
 
 # Daypart phrases -> the dayparts they are compatible with (a title naming one is wrong in the others).
 DAYPART_PHRASES = {
