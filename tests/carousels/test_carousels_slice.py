@@ -215,3 +215,17 @@ def test_store_masks_ignore_stub_products_and_cover_what_each_store_sold():
     assert cat.store_masks.tolist() == [[True, False], [False, True]]
     assert cat.metadata_mask(["C1"], ["T2"]).tolist() == [True, True]  # narrowed topics (product types) OR-ed in
     assert cat.topic_size(["C1"], ["T2"]) == 1 and cat.topic_size(["C1", "C2"], []) == 2
+
+
+def test_store_abbreviations_do_not_become_carousel_titles(datasets_root):
+    from discovery_pipelines.carousels.catalogue import pretty
+    from discovery_pipelines.carousels.generation import readable
+
+    types = pd.read_parquet(datasets_root / "completejourney" / "products.parquet")["product_type"].dropna().unique()
+    ok = [t for t in types if readable(t)]
+    assert 0.3 * len(types) < len(ok) < len(types)  # many real names read well, the store abbreviations do not
+    for t in ("SFT DRNK 2 LITER BTL CARB INCL", "SGL SV/VEND MACH SNACKS CHIP/P", "SOFT DRINKS 12/18&15PK CAN CAR"):
+        assert t in set(types) and not readable(t)
+    for t in ("FROZEN PIZZA", "FLUID MILK WHITE ONLY", "PNT BTR/JELLY/JAMS"):
+        assert readable(t)
+    assert not any(ch.isdigit() for t in ok for ch in pretty(t))

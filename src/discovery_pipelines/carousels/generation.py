@@ -91,6 +91,21 @@ def affinity(category: str, department: str, daypart: str | None) -> float:
     return sum(w in AFFINITY[daypart] for w in words) / max(1, len(words))
 
 
+def readable(name: str) -> bool:
+    """True when the title words of a catalogue name (:func:`pretty`) read as English: no token with a digit
+    and every word known to the jury's vocabulary (:func:`~discovery_pipelines.carousels.jury.known_word`
+    over :func:`~discovery_pipelines.carousels.jury.base_vocabulary`). Complete Journey's product types are
+    often store abbreviations ("SFT DRNK 2 LITER BTL CARB INCL", "SGL SV/VEND MACH SNACKS CHIP/P"): they narrow a topic's items
+    but make poor titles. Without the packaged text model only the digit test applies."""
+    from discovery_pipelines.carousels.jury import base_vocabulary, known_word
+
+    words = re.findall(r"[a-z0-9][a-z0-9'\-]*", pretty(name))
+    if not words or any(any(ch.isdigit() for ch in w) for w in words):
+        return False
+    vocab = base_vocabulary()
+    return not vocab or all(known_word(w, vocab) for w in words if w not in lx.STOPWORDS)
+
+
 def make_title(name: str, daypart: str | None, variant: int = 0) -> str:
     """A title from a topic name and the daypart's templates (at most 8 words / 60 characters)."""
     x = name
@@ -193,7 +208,10 @@ class RulesCarouselGenerator:
                 self.stats["balance_rejected"] += 1
                 continue
             a = affinity(c, d, daypart)
-            name = pretty(pts[0]) if narrow else pretty(c)
+            # a narrowed topic is titled by its product type when that reads as English, else by its category
+            name = pretty(pts[0]) if narrow and readable(pts[0]) else pretty(c)
+            if narrow and name == pretty(c):
+                self.stats["unreadable_type_titled_by_category"] += 1
             title = make_title(name, daypart if a > 0 else None, variant=len(out))
             meta = CarouselMetadata(department=[d], category=[c], product_type=pts)
             out.append({"title": title, "metadata": meta, "topic_size": size, "daypart_affine": a > 0,
