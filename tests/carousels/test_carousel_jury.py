@@ -110,3 +110,16 @@ def test_moderate_lines_and_cli():
     assert out[0]["blocked_by"] == ["policy"] and out[2]["blocked_by"] == ["appetite"]
     bad = CliRunner().invoke(app, ["moderate", "-"], input="Fresh fruit\tteatime\n")
     assert bad.exit_code == 2 and "line 1" in bad.output
+
+
+def test_dishes_from_other_cuisines_are_topics_not_gibberish():
+    titles = ["Kimchi and gochujang", "Shakshuka mornings", "Tzatziki and pita", "Pho night", "Bibimbap bowls",
+              "Matcha lattes", "Halloumi on the grill", "Tteokbokki night", "Injera and berbere", "Chilaquiles brunch",
+              "Pierogi night", "Banh mi lunch", "Okonomiyaki night", "Labneh and zaatar", "Empanadas to share"]
+    dps = ["dinner", "breakfast", "lunch", "dinner", "dinner", "breakfast", "dinner", "dinner", "dinner", "breakfast",
+           "dinner", "lunch", "dinner", "breakfast", "late"]
+    m = make_jury("rules").moderate(titles, dps)
+    assert (m["verdict"] == "allow").all(), m.loc[m["verdict"] == "block", ["title", "blocked_by"]]
+    # the rule those words used to trip still reads keyboard gibberish as no topic
+    g = make_jury("rules").moderate(["Your favourite xyzzy"], [None])
+    assert g.loc[0, "verdict"] == "block" and "appetite" in g.loc[0, "blocked_by"]
