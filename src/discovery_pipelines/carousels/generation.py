@@ -95,8 +95,9 @@ def readable(name: str) -> bool:
     """True when the title words of a catalogue name (:func:`pretty`) read as English: no token with a digit
     and every word known to the jury's vocabulary (:func:`~discovery_pipelines.carousels.jury.known_word`
     over :func:`~discovery_pipelines.carousels.jury.base_vocabulary`). Complete Journey's product types are
-    often store abbreviations ("SFT DRNK 2 LITER BTL CARB INCL", "SGL SV/VEND MACH SNACKS CHIP/P"): they narrow a topic's items
-    but make poor titles. Without the packaged text model only the digit test applies."""
+    often store abbreviations ("SFT DRNK 2 LITER BTL CARB INCL", "SGL SV/VEND MACH SNACKS CHIP/P"): they
+    narrow a topic's items but make poor titles. Without the packaged text model only the digit test
+    applies."""
     from discovery_pipelines.carousels.jury import base_vocabulary, known_word
 
     words = re.findall(r"[a-z0-9][a-z0-9'\-]*", pretty(name))

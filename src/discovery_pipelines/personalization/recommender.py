@@ -149,14 +149,20 @@ class Recommender:
                         "score": None if np.isnan(sc) else float(sc), "slot": slots[r] if slots else "ranked"})
         return out
 
+    def _stack_row(self, u: int) -> int | None:
+        """Row of user code ``u`` in the bundle's full stack, ``None`` when the stack does not hold it."""
+        fs = self.b["full_stack"]
+        if fs is None:
+            return None
+        j = int(np.searchsorted(fs["users"], u))
+        return j if j < len(fs["users"]) and fs["users"][j] == u else None
+
     def context(self, u: int, day_of_week: int | None, hour: int | None) -> tuple[float, float]:
         """The basket context used for user code ``u``: the request's values, else the user's usual day
         of week / hour from the bundle (NaN when unknown)."""
-        fs = self.b["full_stack"]
-        j = None if fs is None else int(np.searchsorted(fs["users"], u))
-        known = j is not None and j < len(fs["users"]) and fs["users"][j] == u
-        dow = float(day_of_week) if day_of_week is not None else (fs["day_of_week"][j] if known else np.nan)
-        hr = float(hour) if hour is not None else (fs["hour"][j] if known else np.nan)
+        j, fs = self._stack_row(u), self.b["full_stack"]
+        dow = float(day_of_week) if day_of_week is not None else (fs["day_of_week"][j] if j is not None else np.nan)
+        hr = float(hour) if hour is not None else (fs["hour"][j] if j is not None else np.nan)
         return dow, hr
 
     def recommend(self, user_id: str, k: int = 10, day_of_week: int | None = None, hour: int | None = None,
@@ -183,11 +189,9 @@ class Recommender:
             return Recommendation(str(user_id), "popularity_cold_start",
                                   self._items(pop, self.b["popular_counts"][:k].astype(float)))
         dow, hr = self.context(u, day_of_week, hour)
-        fs = self.b["full_stack"]
-        if model == "full_stack" and fs is not None:
-            j = int(np.searchsorted(fs["users"], u))
-            if j < len(fs["users"]) and fs["users"][j] == u and fs["offsets"][j + 1] > fs["offsets"][j]:
-                return self._full_stack(str(user_id), u, j, k, dow, hr)
+        j = self._stack_row(u)
+        if model == "full_stack" and j is not None and self.b["full_stack"]["offsets"][j + 1] > self.b["full_stack"]["offsets"][j]:
+            return self._full_stack(str(user_id), u, j, k, dow, hr)
         return self._two_tower(str(user_id), u, k, dow, hr)
 
     def _full_stack(self, user_id: str, u: int, j: int, k: int, dow: float, hour: float) -> Recommendation:
