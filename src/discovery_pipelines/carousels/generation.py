@@ -210,9 +210,10 @@ class RulesCarouselGenerator:
                 continue
             a = affinity(c, d, daypart)
             # a narrowed topic is titled by its product type when that reads as English, else by its category
-            name = pretty(pts[0]) if narrow and readable(pts[0]) else pretty(c)
-            if narrow and name == pretty(c):
+            by_type = narrow and readable(pts[0])
+            if narrow and not by_type:
                 self.stats["unreadable_type_titled_by_category"] += 1
+            name = pretty(pts[0]) if by_type else pretty(c)
             title = make_title(name, daypart if a > 0 else None, variant=len(out))
             meta = CarouselMetadata(department=[d], category=[c], product_type=pts)
             out.append({"title": title, "metadata": meta, "topic_size": size, "daypart_affine": a > 0,

@@ -67,8 +67,7 @@ _RE = {name: _phrase_re(words) for name, words in {
     "consume": lx.CONSUMPTION, "vulnerable": lx.VULNERABLE, "risky": lx.RISKY_FOR_VULNERABLE,
     "spoilage": lx.SPOILAGE, "placeholder": lx.PLACEHOLDERS, "incongruous": lx.INCONGRUOUS,
     "brand": lx.BRANDS, "alcohol": lx.ALCOHOL, "daypart": lx.DAYPART_PHRASES, "allergic": lx.ALLERGIC,
-    "medication": lx.MEDICATION, "blade": lx.BLADES, "anger": lx.ANGER}.items()}
-_ALLERGEN = _phrase_re(lx.ALLERGENS)
+    "allergen": lx.ALLERGENS, "medication": lx.MEDICATION, "blade": lx.BLADES, "anger": lx.ANGER}.items()}
 _FREE_FROM = re.compile(r"free\b|friendly\b|\bsafe\b|\bwithout\b|\bno\b")  # "nut-free", "allergy-friendly"
 _INJECTION = [re.compile(p) for p in lx.INJECTION_PATTERNS]
 _RAW_MEAT = re.compile(r"\b(raw|uncooked|undercooked|pink)\b.{0,20}\b(chicken|pork|poultry|turkey|meat|eggs?|"
@@ -207,7 +206,7 @@ class RulesJuror:
                 out.append("unsafe: household chemical as food")
             elif _RE["vulnerable"].search(t) and _RE["risky"].search(t):
                 out.append("unsafe: risky for a vulnerable group")
-            elif _RE["allergic"].search(t) and _ALLERGEN.search(t) and not _FREE_FROM.search(t):
+            elif _RE["allergic"].search(t) and _RE["allergen"].search(t) and not _FREE_FROM.search(t):
                 out.append("unsafe: allergen for allergic people")
             elif _RE["medication"].search(t) and _RE["alcohol"].search(t):
                 out.append("unsafe: medication with alcohol")

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from discovery_pipelines.personalization.params import BlendParams
+
 
 @dataclass(frozen=True)
 class BlendWeights:
@@ -33,6 +35,16 @@ class BlendWeights:
     novelty: float = 0.0
     explore_slots: int = 5
     explore_after: int = 10
+
+
+def weights_from_params(b: BlendParams, **over: float) -> BlendWeights:
+    """The :class:`BlendWeights` of the ``blend`` parameters, with any field overridden by ``over`` (the
+    report's sweeps and trade-off points; the served bundle takes them as configured)."""
+    base = dict(familiarity=b.familiarity, affordability=b.affordability, novelty=b.novelty,
+                explore_slots=b.explore_slots, explore_after=b.explore_after)
+    base.update(over)
+    base["explore_slots"] = int(base["explore_slots"])
+    return BlendWeights(**base)
 
 
 def value_columns(rows: pd.DataFrame) -> pd.DataFrame:

@@ -31,14 +31,6 @@ TABLE_COLUMNS = ["model", "all_ndcg@10", "all_recall@20", "all_hit@10", "repeat_
                  "explore_ndcg@10", "explore_recall@20", "coverage@10", "rec_mean_price", "rec_discount_share"]
 
 
-def _weights(b: BlendParams, **over: float) -> bd.BlendWeights:
-    base = dict(familiarity=b.familiarity, affordability=b.affordability, novelty=b.novelty,
-                explore_slots=b.explore_slots, explore_after=b.explore_after)
-    base.update(over)
-    base["explore_slots"] = int(base["explore_slots"])
-    return bd.BlendWeights(**base)
-
-
 def build_report(split_lines: pd.DataFrame, split_users: pd.DataFrame, baseline_runs: dict, tt_runs: dict,
                  explore_runs: dict, scored: dict[str, pd.DataFrame], semantic_id_stats: dict,
                  ingest_decisions: dict, ranker_report: dict, two_tower_report: dict, baseline_report: dict,
@@ -51,7 +43,7 @@ def build_report(split_lines: pd.DataFrame, split_users: pd.DataFrame, baseline_
                                "explore_tradeoff": {}}
     per_user: dict[str, dict[str, pd.DataFrame]] = {}
     tradeoff_pu: dict[tuple[int, int], pd.DataFrame] = {}
-    default_w = _weights(blend)
+    default_w = bd.weights_from_params(blend)
     for s in STAGES:
         sd = stage_data(split_lines, s)
         price, disc = item_prices(sd.history, sd.n_items)
@@ -70,14 +62,14 @@ def build_report(split_lines: pd.DataFrame, split_users: pd.DataFrame, baseline_
         for key, values in blend.sweep.items():
             sweeps[key] = []
             for v in values:
-                sl = bd.blend_slate(scored[s], sd.users, _weights(blend, **{key: v}), explore)
+                sl = bd.blend_slate(scored[s], sd.users, bd.weights_from_params(blend, **{key: v}), explore)
                 summ, _ = evaluate_model(sl, sd, price, disc)
                 sweeps[key].append({key: v, **{m: summ[m] for m in ("all_ndcg@10", "all_recall@20", "explore_recall@20",
                                                                      "rec_mean_price", "rec_discount_share")}})
         metrics["blend_sweeps"][s] = sweeps
         metrics["explore_tradeoff"][s] = []
         for after, slots in blend.tradeoff:
-            sl = bd.blend_slate(scored[s], sd.users, _weights(blend, explore_after=after, explore_slots=slots), explore)
+            sl = bd.blend_slate(scored[s], sd.users, bd.weights_from_params(blend, explore_after=after, explore_slots=slots), explore)
             summ, pu = evaluate_model(sl, sd, price, disc)
             if s == "test":
                 tradeoff_pu[(after, slots)] = pu

@@ -258,9 +258,7 @@ def export_recommender(saved: dict, item_vectors: np.ndarray, items: pd.DataFram
     """The serving bundle: the full stack on the ``serve`` stage (every user's candidate rows over their
     whole history, both ranker heads, the explore list, the blend weights), plus the two towers and the
     faiss index of item vectors, user histories and the popularity fallback."""
-    b = BlendParams.model_validate(blend)
-    weights = bd.BlendWeights(familiarity=b.familiarity, affordability=b.affordability, novelty=b.novelty,
-                              explore_slots=b.explore_slots, explore_after=b.explore_after)
+    weights = bd.weights_from_params(BlendParams.model_validate(blend))
     sd = stage_data(split_lines, SERVE)
     return build_bundle(saved, item_vectors, items, split_lines, split_users, dataset,
                         full_stack={"models": ranker, "rows": ranker_rows[SERVE], "users": sd.users,
